@@ -1,0 +1,116 @@
+"""The settings machinery every remote backend shares.
+
+A backend declares its options once, in :meth:`BaseStorage.get_default_settings`,
+as ``option -> (GLOBAL_SETTING_NAME or None, default)``. Constructor keyword
+arguments (which is what ``STORAGES[alias]["OPTIONS"]`` becomes) win over global
+settings; global settings win over defaults. Nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, ClassVar
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import Storage
+from django.core.signals import setting_changed
+from django.utils.deconstruct import deconstructible
+
+from storages.utils import setting
+
+SettingSpec = tuple[str | None, Any]
+
+MASK = "********"
+
+
+def unknown_options(storage_cls: type, options: dict[str, Any], known: dict[str, Any]) -> None:
+    """Raise ImproperlyConfigured naming every option the backend does not have."""
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{storage_cls.__name__} has no option {', '.join(map(repr, unknown))}; "
+            f"known options: {', '.join(sorted(known))}."
+        )
+
+
+@deconstructible
+class BaseStorage(Storage):
+    """A Storage whose attributes come from options, then settings, then defaults."""
+
+    #: Options whose values are secrets: masked in ``repr`` and never logged.
+    secret_options: ClassVar[tuple[str, ...]] = ()
+    #: Options that must end up with a value; the system check reports them.
+    required_options: ClassVar[tuple[str, ...]] = ()
+    #: Attributes holding live connections; dropped when the storage is pickled.
+    transient_attributes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **options: Any) -> None:
+        unknown_options(type(self), options, self.get_default_settings())
+        self._options = options
+        self._apply_settings()
+        setting_changed.connect(self._on_setting_changed)
+
+    @classmethod
+    def get_default_settings(cls) -> dict[str, SettingSpec]:
+        """``option -> (global setting name or None, default)``."""
+        return {}
+
+    @classmethod
+    def resolve_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """The effective value of every option, without building a storage."""
+        resolved = {}
+        for option, (setting_name, default) in cls.get_default_settings().items():
+            if option in options:
+                resolved[option] = options[option]
+            elif setting_name is not None:
+                resolved[option] = setting(setting_name, copy.copy(default))
+            else:
+                resolved[option] = copy.copy(default)
+        return resolved
+
+    @classmethod
+    def missing_options(cls, options: dict[str, Any]) -> list[str]:
+        """Required options that have no value once settings are applied."""
+        resolved = cls.resolve_options(options)
+        return [name for name in cls.required_options if resolved.get(name) in (None, "")]
+
+    def _apply_settings(self) -> None:
+        for option, value in self.resolve_options(self._options).items():
+            setattr(self, option, value)
+        self._reset_connection()
+        self.configure()
+
+    def configure(self) -> None:
+        """Validate and derive attributes once options are set (override in backends)."""
+
+    def _reset_connection(self) -> None:
+        for name in self.transient_attributes:
+            self.__dict__.pop(name, None)
+
+    def _on_setting_changed(self, *, setting: str, **kwargs: Any) -> None:
+        sourced = {
+            name
+            for option, (name, _default) in self.get_default_settings().items()
+            if option not in self._options
+        }
+        if setting in sourced:
+            self._apply_settings()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for name in self.transient_attributes:
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        setting_changed.connect(self._on_setting_changed)
+
+    def __repr__(self) -> str:
+        shown = []
+        for option in self.get_default_settings():
+            value = getattr(self, option, None)
+            if option in self.secret_options and value:
+                value = MASK
+            shown.append(f"{option}={value!r}")
+        return f"<{type(self).__name__} {' '.join(shown)}>"

@@ -1,0 +1,106 @@
+"""Small helpers shared by every backend: settings lookup, name safety, chunking, hashing."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import posixpath
+from collections.abc import Iterator
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
+
+DEFAULT_CHUNK_SIZE = 1024 * 1024
+
+
+def setting(name: str, default: Any = None) -> Any:
+    """Read a global setting at call time (never at import time)."""
+    return getattr(settings, name, default)
+
+
+def clean_name(name: str) -> str:
+    """Normalise a storage name to forward slashes, keeping a trailing slash.
+
+    Backslashes count as separators so that ``..\\`` cannot smuggle a parent
+    reference past the checks in :func:`safe_join`.
+    """
+    name = str(name).replace("\\", "/")
+    keep_slash = name.endswith("/")
+    cleaned = posixpath.normpath(name) if name else ""
+    if cleaned == ".":
+        cleaned = ""
+    if keep_slash and cleaned and not cleaned.endswith("/"):
+        cleaned += "/"
+    return cleaned
+
+
+def safe_join(location: str, *names: str) -> str:
+    """Join ``names`` under ``location``; refuse any name that would leave it.
+
+    Every backend resolves names through this one function. ``location`` may be
+    an absolute directory (local disk) or a key prefix, possibly empty (remote
+    stores). Absolute names, parent references, NUL bytes and backslash
+    variants of those raise :class:`SuspiciousFileOperation`.
+    """
+    parts = []
+    for name in names:
+        name = str(name)
+        if "\x00" in name:
+            raise SuspiciousFileOperation(f"Refusing a file name with a NUL byte: {name!r}")
+        cleaned = clean_name(name)
+        if cleaned.startswith("/"):
+            raise SuspiciousFileOperation(f"Refusing an absolute file name: {name!r}")
+        if cleaned:
+            parts.append(cleaned)
+    relative = clean_name(posixpath.join(*parts)) if parts else ""
+    if relative.split("/", 1)[0] == "..":
+        raise SuspiciousFileOperation(
+            f"The name {'/'.join(names)!r} is outside the storage location {location!r}."
+        )
+    base = str(location).rstrip("/")
+    if not relative:
+        return base if base or not location else "/"
+    if not base:
+        return "/" + relative if str(location).startswith("/") else relative
+    return f"{base}/{relative}"
+
+
+def iter_chunks(stream: IO[bytes], chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
+    """Yield a readable stream's bytes in chunks, never holding more than one."""
+    while True:
+        chunk = stream.read(chunk_size)
+        if not chunk:
+            return
+        if isinstance(chunk, str):
+            chunk = chunk.encode()
+        yield chunk
+
+
+def content_chunks(content: Any, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
+    """Chunks of a Django ``File`` (or any stream) from its start, as bytes."""
+    if hasattr(content, "seekable") and content.seekable():
+        content.seek(0)
+    if hasattr(content, "chunks"):
+        for chunk in content.chunks(chunk_size):
+            yield chunk.encode() if isinstance(chunk, str) else chunk
+    else:
+        yield from iter_chunks(content, chunk_size)
+
+
+def file_digest(content: Any, algorithm: str = "sha256") -> str:
+    """Hex digest of a file's content, read in bounded chunks."""
+    digest = hashlib.new(algorithm)
+    for chunk in content_chunks(content):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def require(module: str, extra: str) -> Any:
+    """Import an optional client library or say which pip extra provides it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            f"This backend needs the {module!r} package: pip install 'storages[{extra}]'"
+        ) from exc

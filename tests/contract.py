@@ -1,0 +1,310 @@
+"""The behaviour every backend must show: the original "Tests" section plus Django's Storage API.
+
+A backend's test class inherits :class:`StorageContract` and provides:
+
+* ``backend``: the dotted path users put in settings;
+* a ``backend_options`` fixture: the ``STORAGES[...]["OPTIONS"]`` for a fresh, empty store;
+* a ``backend_settings`` fixture: the same configuration as global settings, for
+  the legacy ``DEFAULT_FILE_STORAGE`` style;
+* ``overwrites = True`` if saving an existing name replaces it by design;
+* ``sample()``/``stored_name()`` when the backend only accepts some content.
+
+Every test runs twice: configured through ``STORAGES`` and through
+``DEFAULT_FILE_STORAGE``. Tests reach the storage as users do, via
+``default_storage`` and model fields.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import pickle
+import threading
+
+import pytest
+from django.core.cache import cache
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage, storages
+from django.test import override_settings
+
+from tests.testapp.models import MyStorage
+
+UNSAFE_NAMES = [
+    "../escape.txt",
+    "a/../../escape.txt",
+    "/etc/passwd",
+    "..\\..\\escape.txt",
+    "a\\..\\..\\escape.txt",
+    "nul\x00byte.txt",
+]
+
+STATICFILES = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+
+
+def tiny_png() -> bytes:
+    from io import BytesIO
+
+    from PIL import Image
+
+    out = BytesIO()
+    Image.new("RGB", (3, 2), (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
+class StorageContract:
+    backend: str = ""
+    overwrites: bool = False
+    #: The model field whose default names an existing file.
+    default_field: str = "default"
+    #: Large-file size; several MiB by default.
+    large_size: int = 6 * 1024 * 1024
+
+    @pytest.fixture
+    def backend_settings(self, backend_options):
+        raise NotImplementedError("a contract class must give the global-settings form")
+
+    @pytest.fixture(params=["STORAGES", "DEFAULT_FILE_STORAGE"])
+    def configured_by(self, request, backend_options, backend_settings):
+        if request.param == "STORAGES":
+            storages_setting = {
+                "default": {"BACKEND": self.backend, "OPTIONS": backend_options},
+                "staticfiles": STATICFILES,
+            }
+            overrides = {"STORAGES": storages_setting}
+        else:
+            overrides = {"DEFAULT_FILE_STORAGE": self.backend, **backend_settings}
+        with override_settings(**overrides):
+            yield request.param
+
+    @pytest.fixture
+    def storage(self, configured_by):
+        return storages["default"]
+
+    # Hooks for backends that only accept some content (the image backend).
+    def sample(self, payload: bytes) -> bytes:
+        return payload
+
+    def stored_name(self, name: str) -> str:
+        return name
+
+    def save(self, storage, name: str, payload: bytes) -> str:
+        return storage.save(name, ContentFile(self.sample(payload)))
+
+    # The original documentation, "Storage".
+    def test_configured_backend_is_ours(self, storage):
+        assert f"{type(storage).__module__}.{type(storage).__qualname__}" == self.backend
+        default_storage.exists("anything")  # resolve the lazy default
+        assert default_storage._wrapped is storage
+
+    def test_open_write_read_delete(self, storage):
+        assert not default_storage.exists("storage_test")
+        with default_storage.open("storage_test", "w") as handle:
+            handle.write("storage contents")
+        assert default_storage.exists("storage_test")
+        with default_storage.open("storage_test", "r") as handle:
+            assert handle.read() == "storage contents"
+        with default_storage.open("storage_test", "rb") as handle:
+            assert handle.read() == b"storage contents"
+        default_storage.delete("storage_test")
+        assert not default_storage.exists("storage_test")
+
+    # The original documentation, "Model".
+    @pytest.mark.django_db
+    def test_field_without_file(self, storage):
+        obj = MyStorage()
+        assert not obj.normal
+        with pytest.raises(ValueError, match="'normal' attribute has no file"):
+            obj.normal.size  # noqa: B018
+
+    @pytest.mark.django_db
+    def test_field_save_size_read_and_chunks(self, storage):
+        data = self.sample(b"content")
+        obj = MyStorage()
+        obj.normal.save("django_test.txt", ContentFile(data))
+        assert obj.normal.name == self.stored_name("tests/django_test.txt")
+        assert obj.normal.size == len(data)
+        assert obj.normal.read() == data
+        obj.normal.close()
+        obj.normal.open()
+        assert obj.normal.read(3) == data[:3]
+        assert obj.normal.read() == data[3:]
+        expected = b"-".join(data[i : i + 2] for i in range(0, len(data), 2))
+        assert b"-".join(obj.normal.chunks(chunk_size=2)) == expected
+        obj.normal.close()
+
+    @pytest.mark.django_db
+    def test_same_name_twice(self, storage):
+        first, second = MyStorage(), MyStorage()
+        first.normal.save("django_test.txt", ContentFile(self.sample(b"content")))
+        second.normal.save("django_test.txt", ContentFile(self.sample(b"more content")))
+        if self.overwrites:
+            assert second.normal.name == first.normal.name
+            assert storage.open(first.normal.name).read() == self.sample(b"more content")
+        else:
+            assert second.normal.name != first.normal.name
+            root, ext = os.path.splitext(self.stored_name("tests/django_test.txt"))
+            assert second.normal.name.startswith(root + "_")
+            assert second.normal.name.endswith(ext)
+            assert storage.open(first.normal.name).read() == self.sample(b"content")
+            assert storage.open(second.normal.name).read() == self.sample(b"more content")
+            assert second.normal.size == len(self.sample(b"more content"))
+
+    @pytest.mark.django_db
+    def test_objects_pickle_through_the_cache(self, storage):
+        obj = MyStorage.objects.create()
+        obj.normal.save("django_test.txt", ContentFile(self.sample(b"content")))
+        cache.set("obj", obj)
+        cached = cache.get("obj")
+        assert cached.normal.name == obj.normal.name
+        assert cached.normal.read() == self.sample(b"content")
+        cached.normal.close()
+        revived = pickle.loads(pickle.dumps(storage))
+        assert revived.exists(obj.normal.name)
+        assert revived.open(obj.normal.name).read() == self.sample(b"content")
+
+    @pytest.mark.django_db
+    def test_default_file_survives_object_deletion(self, storage):
+        field = self.default_field
+        default_name = MyStorage._meta.get_field(field).default
+        content = self.sample(b"default content")
+        assert self.save(storage, default_name, b"default content") == default_name
+        obj = MyStorage.objects.create()
+        assert getattr(obj, field).name == default_name
+        assert getattr(obj, field).read() == content
+        getattr(obj, field).close()
+        obj.delete()
+        assert getattr(MyStorage(), field).read() == content
+
+    @pytest.mark.django_db
+    def test_model_deletion_keeps_files_and_field_delete_removes(self, storage):
+        obj = MyStorage.objects.create()
+        obj.normal.save("django_test.txt", ContentFile(self.sample(b"content")))
+        name = obj.normal.name
+        obj.delete()
+        assert storage.exists(name)
+        obj.normal.delete(save=False)
+        assert not storage.exists(name)
+
+    @pytest.mark.django_db
+    def test_callable_upload_to_decides_directory_once(self, storage):
+        obj = MyStorage()
+        obj.random.save("random_file", ContentFile(self.sample(b"random content")))
+        directory, filename = obj.random.name.rsplit("/", 1)
+        assert filename == self.stored_name("random_file")
+        assert storage.exists(obj.random.name)
+        assert storage.listdir(directory)[1] == [filename]
+
+    @pytest.mark.django_db
+    def test_image_field(self, storage):
+        png = tiny_png()
+        obj = MyStorage()
+        obj.photo.save("photo.png", ContentFile(png))
+        assert obj.photo.name.startswith("photos/photo")
+        assert (obj.photo.width, obj.photo.height) == (3, 2)
+        assert storage.open(obj.photo.name).read() == png
+
+    # Django's Storage API.
+    def test_exists_size_and_read_back(self, storage):
+        name = self.save(storage, "dir/file.txt", b"12345")
+        assert storage.exists(name)
+        assert not storage.exists("dir/other.txt")
+        assert storage.size(name) == len(self.sample(b"12345"))
+
+    def test_listdir(self, storage):
+        self.save(storage, "listing/a.txt", b"a")
+        self.save(storage, "listing/sub/b.txt", b"b")
+        self.save(storage, "listing/sub/deeper/c.txt", b"c")
+        directories, files = storage.listdir("listing")
+        assert sorted(directories) == ["sub"]
+        assert sorted(files) == [self.stored_name("a.txt")]
+        directories, files = storage.listdir("listing/sub/")
+        assert sorted(directories) == ["deeper"]
+        assert sorted(files) == [self.stored_name("b.txt")]
+        root_dirs, _root_files = storage.listdir("")
+        assert "listing" in root_dirs
+
+    def test_url(self, storage):
+        name = self.save(storage, "some dir/file name.txt", b"x")
+        url = storage.url(name)
+        assert isinstance(url, str)
+        assert "some%20dir/file%20name" in url
+
+    def test_times_are_aware_under_use_tz(self, storage):
+        name = self.save(storage, "timed.txt", b"x")
+        now = datetime.datetime.now(datetime.timezone.utc)
+        for getter in (storage.get_modified_time, storage.get_created_time):
+            try:
+                moment = getter(name)
+            except NotImplementedError:
+                continue
+            assert moment.tzinfo is not None
+            assert abs(moment - now) < datetime.timedelta(minutes=5)
+        with override_settings(USE_TZ=False):
+            moment = storage.get_modified_time(name)
+            assert moment.tzinfo is None
+
+    def test_missing_file(self, storage):
+        with pytest.raises(FileNotFoundError):
+            storage.open("missing/nothing.txt")
+        with pytest.raises(FileNotFoundError):
+            storage.size("missing/nothing.txt")
+        storage.delete("missing/nothing.txt")  # a no-op, not an error
+
+    @pytest.mark.parametrize("name", UNSAFE_NAMES)
+    def test_unsafe_names_are_refused(self, storage, name):
+        with pytest.raises(SuspiciousFileOperation):
+            storage.save(name, ContentFile(self.sample(b"x")))
+        for operation in (storage.exists, storage.open, storage.delete, storage.size):
+            with pytest.raises(SuspiciousFileOperation):
+                operation(name)
+
+    def test_unicode_names(self, storage):
+        name = self.save(storage, "ünïcödé/файл 名前.txt", b"unicode")
+        assert name == self.stored_name("ünïcödé/файл 名前.txt")
+        assert storage.open(name).read() == self.sample(b"unicode")
+        assert storage.listdir("ünïcödé")[1] == [self.stored_name("файл 名前.txt")]
+
+    def test_empty_file(self, storage):
+        name = self.save(storage, "empty.txt", b"")
+        assert storage.exists(name)
+        assert storage.size(name) == len(self.sample(b""))
+        assert storage.open(name).read() == self.sample(b"")
+
+    def test_large_file_round_trip(self, storage):
+        payload = os.urandom(self.large_size)
+        name = self.save(storage, "large.bin", payload)
+        assert storage.size(name) == len(self.sample(payload))
+        with storage.open(name, "rb") as handle:
+            received = b"".join(handle.chunks(chunk_size=256 * 1024))
+        assert received == self.sample(payload)
+
+    def test_concurrent_saves_of_one_name(self, storage):
+        count = 8
+        barrier = threading.Barrier(count)
+        names: list[str] = []
+        errors: list[BaseException] = []
+
+        def save(index: int) -> None:
+            try:
+                barrier.wait(timeout=30)
+                names.append(self.save(storage, "race.txt", f"writer {index}".encode()))
+            except BaseException as exc:  # reported below, not swallowed
+                errors.append(exc)
+
+        threads = [threading.Thread(target=save, args=(i,)) for i in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not errors, errors
+        assert len(names) == count
+        expected = {self.sample(f"writer {i}".encode()) for i in range(count)}
+        if self.overwrites:
+            assert set(names) == {self.stored_name("race.txt")}
+            assert storage.open(names[0]).read() in expected
+        else:
+            assert len(set(names)) == count
+            assert {storage.open(name).read() for name in names} == expected
+        # Nothing else is left behind: no temporary or partial files.
+        assert sorted(storage.listdir("")[1]) == sorted(set(names))
