@@ -5,11 +5,11 @@ import sys
 
 sys.path.insert(0, os.path.abspath(".."))
 
-from storages import __version__  # noqa: E402
+from storages import __version__
 
 project = "storages"
 author = "The storages developers"
-copyright = "2026, the storages developers"  # noqa: A001
+copyright = "2026, the storages developers"
 version = release = __version__
 extensions = ["sphinx.ext.intersphinx"]
 intersphinx_mapping = {}

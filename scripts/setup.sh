@@ -46,7 +46,7 @@ ensure_npm() {  # ensure_npm FILE... : npm packages into ./node_modules
 ensure_venv() {  # ensure_venv DIR DJANGO_SPEC : a virtualenv with storages[all] and the tools
   local venv=$1 django_spec=$2
   local wanted
-  wanted="$django_spec|$(cat "$ROOT/pyproject.toml" "$ROOT"/deps/pip/*.txt 2>/dev/null | sha256sum)"
+  wanted="$django_spec|$(shopt -s nullglob; cat "$ROOT/pyproject.toml" "$ROOT"/deps/pip/*.txt | sha256sum)"
   if [ -f "$venv/.storages-deps" ] && [ "$(cat "$venv/.storages-deps")" = "$wanted" ]; then
     return 0
   fi
@@ -58,8 +58,11 @@ ensure_venv() {  # ensure_venv DIR DJANGO_SPEC : a virtualenv with storages[all]
   for file in "$ROOT"/deps/pip/*.txt; do
     [ -f "$file" ] && extra_requirements+=(-r "$file")
   done
-  "$venv/bin/python" -m pip install -q -e "$ROOT[all,test,docs]" "$django_spec" \
-    "${extra_requirements[@]}" 2>&1 | grep -v "^WARNING: Location" || true
+  if ! "$venv/bin/python" -m pip install -q -e "$ROOT[all,test,docs]" "$django_spec" \
+    "${extra_requirements[@]}" >"$venv/pip-install.log" 2>&1; then
+    cat "$venv/pip-install.log" >&2
+    return 1
+  fi
   "$venv/bin/python" -c "import django, storages" # fail here, not in the middle of the tests
   echo "$wanted" >"$venv/.storages-deps"
 }

@@ -1,8 +1,9 @@
 """Keep ``DEFAULT_FILE_STORAGE`` and ``STATICFILES_STORAGE`` working on Django 5.1+.
 
-Django 4.2 still maps those two settings onto ``STORAGES`` itself; 5.1 removed
-them. With ``storages`` installed we merge them back in, lazily, where Django
-reads ``STORAGES``: the storage handler. The handler's class is swapped for a
+Django 4.2 still maps those two settings onto ``STORAGES`` itself (with a bug
+that drops ``OPTIONS`` under ``override_settings``); 5.1 removed them. With
+``storages`` installed we merge them in, lazily, where Django reads
+``STORAGES``: the storage handler. The handler's class is swapped for a
 subclass rather than the settings being rewritten, so ``override_settings`` of
 any of the three names composes in both directions without state of ours.
 """
@@ -39,29 +40,37 @@ def legacy_settings() -> dict[str, str]:
     return {
         name: getattr(settings, name)
         for name in LEGACY_ALIASES
-        if getattr(settings, name, None) and settings.is_overridden(name)
+        if settings.is_overridden(name) and getattr(settings, name, None)
     }
 
 
 def merged_storages() -> dict[str, Any]:
-    """``settings.STORAGES`` with the legacy settings applied on top."""
+    """``settings.STORAGES`` with the legacy settings applied on top.
+
+    A legacy setting naming the backend ``STORAGES`` already has for its alias
+    keeps that entry and its ``OPTIONS`` (Django 4.2's ``override_settings``
+    sets both names together and would otherwise lose the options).
+    """
     merged = dict(settings.STORAGES)
     legacy = legacy_settings()
-    if legacy and settings.is_overridden("STORAGES"):
+    if legacy and not DJANGO_HANDLES_LEGACY and settings.is_overridden("STORAGES"):
         raise ImproperlyConfigured(
             f"{' and '.join(sorted(legacy))} and STORAGES are both set: "
             "configure each storage once, preferably in STORAGES."
         )
     for name, backend in legacy.items():
-        if name not in _warned:
+        alias = LEGACY_ALIASES[name]
+        if merged.get(alias, {}).get("BACKEND") == backend:
+            continue
+        if not DJANGO_HANDLES_LEGACY and name not in _warned:
             _warned.add(name)
             warnings.warn(
                 f"{name} is not read by Django 5.1+; storages applied it to "
-                f"STORAGES[{LEGACY_ALIASES[name]!r}]. Move it into STORAGES.",
+                f"STORAGES[{alias!r}]. Move it into STORAGES.",
                 LegacyStorageSettingWarning,
                 stacklevel=2,
             )
-        merged[LEGACY_ALIASES[name]] = {"BACKEND": backend}
+        merged[alias] = {"BACKEND": backend}
     return merged
 
 
@@ -92,10 +101,14 @@ def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
 
 
 def install() -> None:
-    """Bridge the legacy settings (Django 5.1+ only; 4.2 does it itself)."""
-    if DJANGO_HANDLES_LEGACY or isinstance(storages, LegacyAwareStorageHandler):
+    """Route every read of ``STORAGES`` through :func:`merged_storages`.
+
+    Also rebuild the storages when a legacy setting changes (``override_settings``
+    in tests): Django only does that for ``STORAGES``.
+    """
+    setting_changed.connect(_on_setting_changed, dispatch_uid="storages-legacy-settings")
+    if isinstance(storages, LegacyAwareStorageHandler):
         return
     storages.__class__ = LegacyAwareStorageHandler
     reset_storages()
-    setting_changed.connect(_on_setting_changed, dispatch_uid="storages-legacy-settings")
     storages.backends  # noqa: B018 - report a conflict at start-up, not at first upload

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.register_assert_rewrite("tests.contract")
+
 # Every module in tests/servers/ (but the process helper) is a plugin of
 # session fixtures that start one kind of real server.
 pytest_plugins = sorted(

@@ -16,12 +16,15 @@ Every test runs twice: configured through ``STORAGES`` and through
 
 from __future__ import annotations
 
+import copy
 import datetime
 import os
 import pickle
 import threading
 
+import django
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
@@ -40,6 +43,18 @@ UNSAFE_NAMES = [
 ]
 
 STATICFILES = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+
+
+def legacy_overrides(**overrides):
+    """``override_settings`` arguments for the legacy storage settings.
+
+    Django 4.2 applies an overridden ``DEFAULT_FILE_STORAGE`` by editing the
+    global ``STORAGES`` dict in place, which outlives the override; giving it a
+    copy of ``STORAGES`` to edit first keeps one test from leaking into the next.
+    """
+    if django.VERSION < (5, 1):
+        return {"STORAGES": copy.deepcopy(settings.STORAGES), **overrides}
+    return overrides
 
 
 def tiny_png() -> bytes:
@@ -73,7 +88,7 @@ class StorageContract:
             }
             overrides = {"STORAGES": storages_setting}
         else:
-            overrides = {"DEFAULT_FILE_STORAGE": self.backend, **backend_settings}
+            overrides = legacy_overrides(DEFAULT_FILE_STORAGE=self.backend, **backend_settings)
         with override_settings(**overrides):
             yield request.param
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import re
+import subprocess
+import sys
 import warnings
 
 import django
@@ -14,6 +18,7 @@ from django.test import override_settings
 
 from storages.base import BaseStorage
 from storages.utils import clean_name, safe_join
+from tests.contract import legacy_overrides
 
 
 class TestSafeJoin:
@@ -125,7 +130,8 @@ class TestLegacySettings:
     def test_default_file_storage_configures_default_storage(self, tmp_path):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with override_settings(DEFAULT_FILE_STORAGE=LEGACY_NAME, MEDIA_ROOT=str(tmp_path)):
+            legacy = legacy_overrides(DEFAULT_FILE_STORAGE=LEGACY_NAME, MEDIA_ROOT=str(tmp_path))
+            with override_settings(**legacy):
                 assert type(storages["default"]).__name__ == "OverwriteStorage"
                 assert default_storage.save("a.txt", _content(b"1")) == "a.txt"
                 assert default_storage.save("a.txt", _content(b"2")) == "a.txt"
@@ -136,15 +142,25 @@ class TestLegacySettings:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with override_settings(STATICFILES_STORAGE=LEGACY_NAME, STATIC_ROOT=str(tmp_path)):
+            legacy = legacy_overrides(STATICFILES_STORAGE=LEGACY_NAME, STATIC_ROOT=str(tmp_path))
+            with override_settings(**legacy):
                 assert type(staticfiles_storage._wrapped).__name__ in ("OverwriteStorage", "object")
                 assert staticfiles_storage.save("s.css", _content(b"x")) == "s.css"
                 assert type(staticfiles_storage._wrapped).__name__ == "OverwriteStorage"
 
-    @pytest.mark.skipif(django.VERSION < (5, 1), reason="Django 4.2 maps these settings itself")
     def test_warns_once_per_setting(self, tmp_path):
         from storages import legacy
 
+        if django.VERSION < (5, 1):  # Django 4.2 maps and warns about these itself
+            deprecated = pytest.warns(
+                (DeprecationWarning, PendingDeprecationWarning), match="DEFAULT_FILE_STORAGE"
+            )
+            legacy_setting = override_settings(
+                **legacy_overrides(DEFAULT_FILE_STORAGE=LEGACY_NAME, MEDIA_ROOT=str(tmp_path))
+            )
+            with deprecated, legacy_setting:
+                assert type(storages["default"]).__name__ == "OverwriteStorage"
+            return
         legacy._warned.discard("DEFAULT_FILE_STORAGE")
         legacy_setting = override_settings(
             DEFAULT_FILE_STORAGE=LEGACY_NAME, MEDIA_ROOT=str(tmp_path)
@@ -157,16 +173,43 @@ class TestLegacySettings:
             with override_settings(DEFAULT_FILE_STORAGE=LEGACY_NAME, MEDIA_ROOT=str(tmp_path)):
                 storages["default"]
 
-    def test_both_styles_at_once_is_an_error(self):
-        both = {
-            "STORAGES": {"default": {"BACKEND": LEGACY_NAME}},
-            "DEFAULT_FILE_STORAGE": LEGACY_NAME,
-        }
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            refused = pytest.raises(ImproperlyConfigured, match=r"mutually exclusive|both set")
-            with refused, override_settings(**both):
-                storages.backends  # noqa: B018
+    def test_settings_module_with_legacy_names(self, tmp_path):
+        result = run_project(tmp_path, f"DEFAULT_FILE_STORAGE = {LEGACY_NAME!r}\n")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "OverwriteStorage"
+
+    def test_both_styles_at_once_is_an_error(self, tmp_path):
+        both = (
+            f"DEFAULT_FILE_STORAGE = {LEGACY_NAME!r}\n"
+            f"STORAGES = {{'default': {{'BACKEND': {LEGACY_NAME!r}}}}}\n"
+        )
+        result = run_project(tmp_path, both)
+        assert result.returncode != 0
+        assert "ImproperlyConfigured" in result.stderr
+        assert re.search(r"mutually exclusive|both set", result.stderr)
+
+
+def run_project(tmp_path, extra_settings: str) -> subprocess.CompletedProcess:
+    """Start Django with a settings module of our own and report the default storage."""
+    (tmp_path / "legacy_settings.py").write_text(
+        "SECRET_KEY = 'x'\n"
+        "INSTALLED_APPS = ['django.contrib.staticfiles', 'storages']\n"
+        f"MEDIA_ROOT = {str(tmp_path / 'media')!r}\n" + extra_settings
+    )
+    code = (
+        "import django; django.setup()\n"
+        "from django.core.files.storage import default_storage\n"
+        "default_storage.exists('x'); print(type(default_storage._wrapped).__name__)\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "legacy_settings",
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), os.getcwd()]),
+        "PYTHONWARNINGS": "ignore",
+    }
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
 
 
 def _content(data: bytes):

@@ -1,0 +1,93 @@
+"""Helpers shared by the benchmarks: run a workload in a fresh process and measure it.
+
+Each measured workload runs in its own Python process (so peak RSS belongs to
+that workload alone): the child imports a module, calls a function with JSON
+arguments, and prints one JSON line with wall time, peak RSS and the RSS it
+started from. Benchmarks compare contenders by alternating their runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+DOCS_RESULTS = ROOT / "docs" / "benchmarks"
+#: django-storages 1.14.6 lives in its own virtualenv: it also imports as ``storages``.
+DJANGO_STORAGES_PYTHON = BENCH_DIR / ".venv-django-storages" / "bin" / "python"
+
+_CHILD = """
+import importlib, json, resource, sys, time
+sys.path[:0] = {paths!r}
+module = importlib.import_module({module!r})
+kwargs = json.loads(sys.argv[1])
+setup = getattr(module, "setup", None)
+state = setup(**kwargs) if setup else None
+start_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+started = time.perf_counter()
+workload = getattr(module, {function!r})
+extra = workload(state, **kwargs) if setup else workload(**kwargs)
+elapsed = time.perf_counter() - started
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{"seconds": elapsed, "peak_rss_kib": peak, "start_rss_kib": start_rss,
+                   "extra": extra if isinstance(extra, dict) else {{}}}}))
+"""
+
+
+def measure(
+    python: str | os.PathLike[str],
+    module: str,
+    function: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 1800,
+    **kwargs: object,
+) -> dict:
+    """Run ``module.function(**kwargs)`` in a new ``python`` process; return its figures.
+
+    If the module has ``setup(**kwargs)``, it runs first (outside the timing) and
+    its result is passed to ``function`` as the first argument.
+    """
+    code = _CHILD.format(paths=[str(BENCH_DIR), str(ROOT)], module=module, function=function)
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [str(python), "-c", code, json.dumps(kwargs)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"{module}.{function} failed:\n{completed.stderr[-4000:]}")
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    result["process_seconds"] = time.perf_counter() - started
+    result["extra_rss_mib"] = (result["peak_rss_kib"] - result["start_rss_kib"]) / 1024
+    return result
+
+
+def ours_python() -> str:
+    return sys.executable
+
+
+def write_results_page(name: str, title: str, body: str) -> Path:
+    """Write ``docs/benchmarks/<name>.rst`` (included by docs/benchmarks.rst)."""
+    DOCS_RESULTS.mkdir(parents=True, exist_ok=True)
+    page = DOCS_RESULTS / f"{name}.rst"
+    page.write_text(f"{title}\n{'=' * len(title)}\n\n{body.rstrip()}\n")
+    return page
+
+
+def rst_table(headers: list[str], rows: list[list[object]]) -> str:
+    """A simple reStructuredText grid of strings."""
+    cells = [[str(c) for c in row] for row in [headers, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    rule = "  ".join("=" * w for w in widths)
+    lines = [rule, "  ".join(c.ljust(w) for c, w in zip(cells[0], widths, strict=True)), rule]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells[1:]]
+    lines.append(rule)
+    return "\n".join(lines) + "\n"
