@@ -21,5 +21,5 @@ log "tests, Django 4.2"
 .venv-django42/bin/python -m pytest "$@"
 
 log "docs"
-.venv/bin/sphinx-build -W -q -b html docs docs/_build/html
+.venv/bin/sphinx-build -E -W -q -b html docs docs/_build/html
 log "all checks passed"

@@ -126,8 +126,6 @@ class SafeFileSystemStorage(FileSystemStorage):
             with os.fdopen(fd, "wb") as out:
                 for chunk in content_chunks(content):
                     out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary)
@@ -181,8 +179,6 @@ class AtomicWriter:
         if self._file.closed:
             return
         try:
-            self._file.flush()
-            os.fsync(self._file.fileno())
             self._file.close()
             self._place(self._temporary, self.name)
         finally:
