@@ -58,7 +58,7 @@ def main() -> None:
     def cell(contender: str, label: str, size_mib: float | None = None) -> str:
         runs = results.get((contender, label))
         if not runs:
-            return "–"
+            return "-"
         seconds = statistics.median(r["seconds"] for r in runs)
         rss = max(r["extra_rss_mib"] for r in runs)
         if size_mib:

@@ -12,11 +12,11 @@ if not settings.configured:
     settings.configure(MEDIA_ROOT=tempfile.gettempdir(), USE_TZ=True)
     django.setup()
 
-from django.core.files.base import ContentFile, File  # noqa: E402
-from django.core.files.storage import FileSystemStorage  # noqa: E402
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import FileSystemStorage
 
-from storages.backends.overwrite import OverwriteStorage  # noqa: E402
-from storages.filesystem import SafeFileSystemStorage  # noqa: E402
+from storages.backends.overwrite import OverwriteStorage
+from storages.filesystem import SafeFileSystemStorage
 
 CONTENDERS = {
     "django-filesystem": lambda root: FileSystemStorage(location=root),
