@@ -1,0 +1,490 @@
+"""FTP and FTPS storage (stdlib ``ftplib``): streaming, temporary-name uploads, pooled connections.
+
+``FTP_STORAGE_LOCATION`` is a URL: ``ftp://user:password@host:port/path/`` for
+plain FTP, ``ftps://...`` for FTP over TLS (explicit ``AUTH TLS``; set
+``FTP_STORAGE_IMPLICIT_TLS`` for TLS from the first byte, port 990 by default).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ftplib
+import io
+import logging
+import posixpath
+import re
+import ssl
+import threading
+import uuid
+from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
+from django.utils import timezone
+from django.utils.deconstruct import deconstructible
+from django.utils.encoding import filepath_to_uri
+
+from storages import ftp_client
+from storages.base import MASK, BaseStorage, SettingSpec
+from storages.ftp_files import RemoteFile, RemoteWriteFile, is_write_mode
+from storages.ftp_pool import ConnectionPool
+from storages.utils import clean_name, content_chunks, safe_join, setting
+
+logger = logging.getLogger("storages")
+
+CHUNK_SIZE = 256 * 1024
+TEMP_NAME = re.compile(r"^\.storages-[0-9a-f]{16}\.part$")
+
+# Check-then-rename must not interleave between threads of this process (FTP
+# has no rename that refuses to replace); one lock per server.
+_publish_locks: dict[tuple[str, int], threading.Lock] = {}
+_publish_locks_guard = threading.Lock()
+
+
+def _publish_lock(host: str, port: int) -> threading.Lock:
+    with _publish_locks_guard:
+        return _publish_locks.setdefault((host, port), threading.Lock())
+
+
+class FTPStorageError(OSError):
+    """An FTP operation failed; the message names the file and server, never a password."""
+
+
+def _is_missing(exc: BaseException) -> bool:
+    return isinstance(exc, ftplib.error_perm) and ftp_client.code(exc) in ("550", "553", "450")
+
+
+def _reply(exc: BaseException) -> str:
+    if isinstance(exc, ftplib.Error):
+        return str(exc).strip()
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+@deconstructible
+class FTPStorage(BaseStorage):
+    transient_attributes = ("_pool",)
+
+    @classmethod
+    def get_default_settings(cls) -> dict[str, SettingSpec]:
+        return {
+            "location": ("FTP_STORAGE_LOCATION", None),
+            "encoding": ("FTP_STORAGE_ENCODING", "utf-8"),
+            "base_url": ("BASE_URL", None),
+            "allow_overwrite": ("FTP_ALLOW_OVERWRITE", False),
+            "timeout": ("FTP_STORAGE_TIMEOUT", 30.0),
+            "ca_file": ("FTP_STORAGE_CA_FILE", None),
+            "implicit_tls": ("FTP_STORAGE_IMPLICIT_TLS", False),
+            "passive": ("FTP_STORAGE_PASSIVE", True),
+            "max_idle_connections": ("FTP_STORAGE_MAX_IDLE_CONNECTIONS", 4),
+        }
+
+    required_options = ("location",)
+
+    # --- configuration ----------------------------------------------------------
+
+    def configure(self) -> None:
+        self._endpoint = None
+        self._root = "/"
+        if not self.location:
+            return  # reported by the system check and on first use
+        parts = urlsplit(str(self.location))
+        scheme = parts.scheme.lower()
+        if scheme not in ("ftp", "ftps") or not parts.hostname:
+            # The URL may hold a password: describe it without quoting it.
+            raise ImproperlyConfigured(
+                "FTP_STORAGE_LOCATION must look like ftp://user:password@host:port/path "
+                f"or ftps://...; got a URL with scheme {parts.scheme!r}."
+            )
+        tls = scheme == "ftps" or bool(self.implicit_tls)
+        try:
+            port = parts.port or (990 if self.implicit_tls else 21)
+        except ValueError as exc:
+            raise ImproperlyConfigured("FTP_STORAGE_LOCATION has an invalid port.") from exc
+        self._endpoint = ftp_client.Endpoint(
+            host=parts.hostname,
+            port=port,
+            user=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            tls=tls,
+            implicit_tls=bool(self.implicit_tls),
+            passive=bool(self.passive),
+            timeout=float(self.timeout),
+            encoding=self.encoding,
+            ca_file=self.ca_file,
+        )
+        self._root = "/" + unquote(parts.path).strip("/")
+
+    def __repr__(self) -> str:
+        shown = []
+        for option in self.get_default_settings():
+            value = getattr(self, option, None)
+            if option == "location" and value:
+                value = self.describe_location()
+            shown.append(f"{option}={value!r}")
+        return f"<{type(self).__name__} {' '.join(shown)}>"
+
+    def describe_location(self) -> str:
+        endpoint = self._endpoint
+        if endpoint is None:
+            return ""
+        user = (
+            f"{endpoint.user}:{MASK}@"
+            if endpoint.password
+            else (f"{endpoint.user}@" if endpoint.user else "")
+        )
+        scheme = "ftps" if endpoint.tls else "ftp"
+        return f"{scheme}://{user}{endpoint.host}:{endpoint.port}{self._root}"
+
+    def _where(self, name: str = "") -> str:
+        if self._endpoint is None:
+            return repr(name)
+        where = f"{self._endpoint.describe()}{self._root}"
+        return f"{name!r} on {where}" if name else where
+
+    # --- connections ------------------------------------------------------------
+
+    @property
+    def pool(self) -> ConnectionPool:
+        pool = self.__dict__.get("_pool")
+        if pool is None:
+            endpoint = self._endpoint
+            if endpoint is None:
+                raise ImproperlyConfigured(
+                    "FTPStorage needs FTP_STORAGE_LOCATION (an ftp:// or ftps:// URL)."
+                )
+            pool = ConnectionPool(
+                lambda: ftp_client.connect(endpoint),
+                ftp_client.close,
+                ftp_client.is_dead,
+                max_idle=int(self.max_idle_connections),
+            )
+            self.__dict__["_pool"] = pool
+        return pool
+
+    def close(self) -> None:
+        """Close idle connections (they are also closed when the storage is collected)."""
+        pool = self.__dict__.get("_pool")
+        if pool is not None:
+            pool.close()
+
+    def _run(self, operation, name: str, action: str, *, retry: bool = True):
+        try:
+            return self.pool.run(operation, retry=retry)
+        except (FileNotFoundError, FTPStorageError):
+            raise
+        except ftplib.error_perm as exc:
+            if _is_missing(exc) and action in ("read", "size", "modified time of", "list"):
+                raise FileNotFoundError(
+                    f"No such file: {self._where(name)} ({_reply(exc)})"
+                ) from None
+            raise FTPStorageError(
+                f"Could not {action} {self._where(name)}: {_reply(exc)}"
+            ) from None
+        except ssl.SSLCertVerificationError as exc:
+            raise FTPStorageError(
+                f"Could not {action} {self._where(name)}: the server's TLS certificate "
+                f"failed verification ({exc.verify_message}); check FTP_STORAGE_CA_FILE."
+            ) from None
+        except (*ftplib.all_errors, ValueError) as exc:
+            raise FTPStorageError(
+                f"Could not {action} {self._where(name)}: {_reply(exc)}"
+            ) from None
+
+    def _path(self, name: str) -> str:
+        return safe_join(self._root, name)
+
+    # --- reading ------------------------------------------------------------------
+
+    def _open(self, name: str, mode: str = "rb") -> Any:
+        path = self._path(name)
+        if is_write_mode(mode):
+            return RemoteWriteFile(
+                name, mode, lambda spool: self._store(name, spool, overwrite=True)
+            )
+
+        def opener():
+            size = self._run(lambda ftp: int(ftp.size(path)), name, "read")
+            return RetrStream(self, path, name, size), size
+
+        return RemoteFile(name, mode, opener)
+
+    # --- writing ------------------------------------------------------------------
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        if not self.allow_overwrite:
+            return super().get_available_name(name, max_length)
+        self._path(name)  # refuse unsafe names before anything else
+        if max_length is not None and len(name) > max_length:
+            raise SuspiciousFileOperation(
+                f"Storage can not keep {name!r}: it is longer than {max_length} characters."
+            )
+        return name
+
+    def _save(self, name: str, content: Any) -> str:
+        return self._store(name, content, overwrite=bool(self.allow_overwrite))
+
+    def _store(self, name: str, content: Any, *, overwrite: bool) -> str:
+        name = clean_name(name)
+        path = self._path(name)
+        directory = posixpath.dirname(path)
+        temporaries: list[str] = []
+        seekable = not hasattr(content, "seekable") or content.seekable()
+
+        def upload(ftp: ftplib.FTP) -> None:
+            temporary = posixpath.join(directory, f".storages-{uuid.uuid4().hex[:16]}.part")
+            temporaries.append(temporary)
+            try:
+                self._stor(ftp, temporary, content)
+            except ftplib.error_perm as exc:
+                if not _is_missing(exc):
+                    raise
+                self._makedirs(ftp, directory)
+                self._stor(ftp, temporary, content)
+
+        try:
+            self._run(upload, name, "upload", retry=seekable)
+            return self._publish(name, temporaries[-1], overwrite)
+        except BaseException:
+            self._remove_temporaries(temporaries)
+            raise
+
+    def _stor(self, ftp: ftplib.FTP, path: str, content: Any) -> None:
+        conn = ftp.transfercmd(f"STOR {path}")
+        try:
+            for chunk in content_chunks(content, CHUNK_SIZE):
+                conn.sendall(chunk)
+            if isinstance(conn, ssl.SSLSocket):
+                conn.unwrap()
+        finally:
+            conn.close()
+        ftp.voidresp()
+
+    def _publish(self, name: str, temporary: str, overwrite: bool) -> str:
+        def rename(ftp: ftplib.FTP, target: str) -> None:
+            ftp.rename(temporary, target)
+
+        if overwrite:
+
+            def replace(ftp: ftplib.FTP) -> None:
+                target = self._path(name)
+                try:
+                    rename(ftp, target)
+                except ftplib.error_perm:
+                    # Some servers refuse to rename onto an existing file.
+                    ftp.delete(target)
+                    rename(ftp, target)
+
+            self._run(replace, name, "store")
+            return name
+        # FTP has no rename that refuses to replace: check and rename under a
+        # lock, which closes the window for this process (see the docs for
+        # writers in other processes).
+        with _publish_lock(self._endpoint.host, self._endpoint.port):
+            while self.exists(name):
+                name = self.get_available_name(name)
+            self._run(lambda ftp: rename(ftp, self._path(name)), name, "store")
+        return name
+
+    def _remove_temporaries(self, temporaries: list[str]) -> None:
+        for temporary in temporaries:
+            try:
+                self.pool.run(lambda ftp, path=temporary: ftp.delete(path), retry=False)
+            except (*ftplib.all_errors, ValueError):
+                logger.debug("Could not remove a temporary upload on %s", self._where())
+
+    def _makedirs(self, ftp: ftplib.FTP, directory: str) -> None:
+        if directory in ("", "/"):
+            return
+        try:
+            ftp.mkd(directory)
+            return
+        except ftplib.error_perm:
+            if self._is_dir(ftp, directory):
+                return
+        self._makedirs(ftp, posixpath.dirname(directory))
+        try:
+            ftp.mkd(directory)
+        except ftplib.error_perm:
+            if not self._is_dir(ftp, directory):  # another writer may have made it
+                raise
+
+    @staticmethod
+    def _is_dir(ftp: ftplib.FTP, path: str) -> bool:
+        try:
+            ftp.cwd(path)
+        except ftplib.error_perm:
+            return False
+        return True
+
+    # --- the rest of the Storage API ---------------------------------------------
+
+    def exists(self, name: str) -> bool:
+        path = self._path(name)
+
+        def check(ftp: ftplib.FTP) -> bool:
+            try:
+                ftp.size(path)
+                return True
+            except ftplib.error_perm:
+                return self._is_dir(ftp, path)
+
+        return self._run(check, name, "check")
+
+    def delete(self, name: str) -> None:
+        path = self._path(name)
+
+        def remove(ftp: ftplib.FTP) -> None:
+            try:
+                ftp.delete(path)
+            except ftplib.error_perm:
+                if self._is_dir(ftp, path):
+                    ftp.rmd(path)
+                    return
+                try:
+                    ftp.size(path)
+                except ftplib.error_perm:
+                    return  # already gone: deleting a missing file is a no-op
+                raise
+
+        self._run(remove, name, "delete")
+
+    def size(self, name: str) -> int:
+        path = self._path(name)
+        return self._run(lambda ftp: int(ftp.size(path)), name, "size")
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        directory = self._path(path)
+        try:
+            entries = self._run(lambda ftp: ftp_client.list_directory(ftp, directory), path, "list")
+        except FileNotFoundError:
+            if directory == self._root:
+                return [], []  # a store nothing was saved to yet
+            raise
+        directories = [name for name, is_dir in entries if is_dir]
+        files = [name for name, is_dir in entries if not is_dir and not TEMP_NAME.match(name)]
+        return directories, files
+
+    def get_modified_time(self, name: str):
+        path = self._path(name)
+        reply = self._run(lambda ftp: ftp.sendcmd(f"MDTM {path}"), name, "modified time of")
+        moment = ftp_client.parse_mdtm(reply)
+        return moment if setting("USE_TZ") else timezone.make_naive(moment)
+
+    def url(self, name: str) -> str:
+        base_url = self.base_url if self.base_url is not None else setting("MEDIA_URL")
+        if base_url is None:
+            raise ValueError("FTPStorage.url() needs BASE_URL or MEDIA_URL.")
+        return urljoin(base_url, filepath_to_uri(clean_name(name)))
+
+
+class RetrStream(io.RawIOBase):
+    """A download as a seekable raw stream: ``RETR`` (with ``REST`` after a seek).
+
+    The transfer holds its own pooled connection until it reaches the end (the
+    connection is then returned) or is abandoned (the connection is closed, as
+    its control channel is mid-transfer).
+    """
+
+    def __init__(self, storage: FTPStorage, path: str, name: str, size: int) -> None:
+        self._storage = storage
+        self._path = path
+        self._name = name
+        self._size = size
+        self._pos = 0
+        self._lease = None
+        self._sock = None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        target = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence] + offset
+        if target < 0:
+            raise ValueError("negative seek position")
+        if target != self._pos:
+            self._abandon()
+            self._pos = target
+        return self._pos
+
+    def readinto(self, buffer) -> int:
+        if self._sock is None:
+            if self._pos >= self._size:
+                return 0
+            self._start()
+        try:
+            count = self._sock.recv_into(buffer)
+        except (OSError, ValueError) as exc:
+            self._abandon()
+            raise FTPStorageError(
+                f"Download of {self._storage._where(self._name)} failed: {_reply(exc)}"
+            ) from None
+        if count == 0:
+            try:
+                self._finish()
+            except (*ftplib.all_errors, ValueError) as exc:
+                raise FTPStorageError(
+                    f"Download of {self._storage._where(self._name)} failed: {_reply(exc)}"
+                ) from None
+            return 0
+        self._pos += count
+        return count
+
+    def _start(self) -> None:
+        pool = self._storage.pool
+        command = f"RETR {self._path}"
+        while True:
+            lease = pool.acquire()
+            try:
+                sock, _size = lease.connection.ntransfercmd(command, self._pos or None)
+            except Exception as exc:
+                dead = ftp_client.is_dead(exc)
+                (pool.discard if dead else pool.release)(lease)
+                if dead and lease.reused:
+                    continue
+                if _is_missing(exc):
+                    raise FileNotFoundError(
+                        f"No such file: {self._storage._where(self._name)}"
+                    ) from None
+                raise FTPStorageError(
+                    f"Could not read {self._storage._where(self._name)}: {_reply(exc)}"
+                ) from None
+            self._lease, self._sock = lease, sock
+            return
+
+    def _finish(self) -> None:
+        sock, lease, self._sock, self._lease = self._sock, self._lease, None, None
+        try:
+            if isinstance(sock, ssl.SSLSocket):
+                with contextlib.suppress(OSError, ValueError):
+                    sock.unwrap()
+            sock.close()
+            lease.connection.voidresp()
+        except Exception:
+            self._storage.pool.discard(lease)
+            raise
+        self._storage.pool.release(lease)
+
+    def _abandon(self) -> None:
+        sock, lease, self._sock, self._lease = self._sock, self._lease, None, None
+        if sock is not None:
+            sock.close()
+        if lease is not None:
+            self._storage.pool.discard(lease)
+
+    def close(self) -> None:
+        if not self.closed:
+            if self._sock is not None and self._pos >= self._size:
+                # Read to the end: confirm the end and keep the connection.
+                try:
+                    if self._sock.recv(1) == b"":
+                        self._finish()
+                except (*ftplib.all_errors, ValueError):
+                    pass
+            self._abandon()
+        super().close()
