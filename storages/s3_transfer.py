@@ -1,0 +1,181 @@
+"""Uploads with a conditional create, in bounded memory.
+
+boto3's managed transfer cannot send ``If-None-Match`` on the request that
+publishes an object, so uploads are done here: one ``PutObject`` for small
+content, otherwise a multipart upload whose parts go out a few at a time (at
+most ``concurrency`` parts are held in memory) and whose completion carries the
+condition. Any failure aborts the multipart upload, so nothing appears under
+the key.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+logger = logging.getLogger("storages.s3")
+
+MIB = 1024 * 1024
+#: S3 refuses parts smaller than this (except the last one).
+MIN_PART_SIZE = 5 * MIB
+MAX_PARTS = 10_000
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    threshold: int = 8 * MIB
+    part_size: int = 8 * MIB
+    concurrency: int = 4
+
+    @classmethod
+    def from_config(cls, config: Any) -> TransferSettings:
+        """Read the fields of a ``boto3.s3.transfer.TransferConfig`` (or keep defaults)."""
+        if config is None:
+            return cls()
+        threads = getattr(config, "use_threads", True)
+        return cls(
+            threshold=int(getattr(config, "multipart_threshold", cls.threshold)),
+            part_size=max(MIN_PART_SIZE, int(getattr(config, "multipart_chunksize", MIB * 8))),
+            concurrency=max(1, int(getattr(config, "max_concurrency", 4))) if threads else 1,
+        )
+
+
+def read_exactly(stream: IO[bytes], size: int) -> bytes:
+    """Up to ``size`` bytes; fewer only at the end of the stream."""
+    pieces = []
+    remaining = size
+    while remaining > 0:
+        piece = stream.read(remaining)
+        if not piece:
+            break
+        if isinstance(piece, str):
+            piece = piece.encode()
+        pieces.append(piece)
+        remaining -= len(piece)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+def upload(
+    client: Any,
+    bucket: str,
+    key: str,
+    stream: IO[bytes],
+    *,
+    extra_args: dict[str, Any],
+    conditional: bool,
+    transfer: TransferSettings,
+) -> None:
+    """Store everything ``stream`` yields under ``key``.
+
+    With ``conditional``, the object is only created if the key is free; a taken
+    key raises botocore's ``ClientError`` with code ``PreconditionFailed``.
+    """
+    first = read_exactly(stream, max(transfer.threshold, 1))
+    second = read_exactly(stream, transfer.part_size) if len(first) >= transfer.threshold else b""
+    condition = {"IfNoneMatch": "*"} if conditional else {}
+    if not second:
+        client.put_object(Bucket=bucket, Key=key, Body=first, **extra_args, **condition)
+        return
+    upload_multipart(
+        client,
+        bucket,
+        key,
+        _parts(first, second, stream, transfer.part_size),
+        extra_args=extra_args,
+        condition=condition,
+        concurrency=transfer.concurrency,
+    )
+
+
+def _parts(first: bytes, second: bytes, stream: IO[bytes], part_size: int) -> Iterator[bytes]:
+    """Part-sized pieces of ``first + second + rest of stream``."""
+    carry = first
+    view_from = 0
+    while len(carry) - view_from >= part_size:
+        yield carry[view_from : view_from + part_size]
+        view_from += part_size
+    pending = carry[view_from:] + second
+    del carry
+    while True:
+        while len(pending) >= part_size:
+            yield pending[:part_size]
+            pending = pending[part_size:]
+        more = read_exactly(stream, part_size)
+        if not more:
+            break
+        pending += more
+    if pending:
+        yield pending
+
+
+def upload_multipart(
+    client: Any,
+    bucket: str,
+    key: str,
+    parts: Iterator[bytes],
+    *,
+    extra_args: dict[str, Any],
+    condition: dict[str, str],
+    concurrency: int,
+) -> None:
+    upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, **extra_args)["UploadId"]
+    try:
+        done: list[dict[str, Any]] = []
+        with concurrent.futures.ThreadPoolExecutor(
+            max_workers=concurrency, thread_name_prefix="storages-s3-part"
+        ) as pool:
+            in_flight: set[concurrent.futures.Future] = set()
+            for number, body in enumerate(parts, start=1):
+                if number > MAX_PARTS:
+                    raise ValueError(f"more than {MAX_PARTS} parts: raise the part size")
+                in_flight.add(
+                    pool.submit(_upload_part, client, bucket, key, upload_id, number, body)
+                )
+                del body
+                if len(in_flight) >= concurrency:
+                    finished, in_flight = concurrent.futures.wait(
+                        in_flight, return_when=concurrent.futures.FIRST_COMPLETED
+                    )
+                    done.extend(future.result() for future in finished)
+            done.extend(future.result() for future in in_flight)
+        done.sort(key=lambda part: part["PartNumber"])
+        client.complete_multipart_upload(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": done},
+            **condition,
+        )
+    except BaseException:
+        abort_multipart(client, bucket, key, upload_id)
+        raise
+
+
+def _upload_part(
+    client: Any, bucket: str, key: str, upload_id: str, number: int, body: bytes
+) -> dict[str, Any]:
+    answer = client.upload_part(
+        Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
+    )
+    part = {"PartNumber": number, "ETag": answer["ETag"]}
+    for checksum in ("ChecksumCRC32", "ChecksumCRC32C", "ChecksumCRC64NVME", "ChecksumSHA1"):
+        if answer.get(checksum):
+            part[checksum] = answer[checksum]
+    return part
+
+
+def abort_multipart(client: Any, bucket: str, key: str, upload_id: str) -> None:
+    """Abort an unfinished multipart upload; a failure here is logged, not raised."""
+    try:
+        client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    except Exception as exc:
+        logger.warning(
+            "Could not abort the multipart upload of s3://%s/%s (%s); "
+            "a bucket lifecycle rule for incomplete uploads removes such leftovers.",
+            bucket,
+            key,
+            type(exc).__name__,
+        )

@@ -1,0 +1,192 @@
+"""Real S3 servers on 127.0.0.1: SeaweedFS (``weed mini``) and moto's server.
+
+The start functions are plain Python, usable outside pytest (the demo uses
+:func:`start_seaweedfs`); the fixtures below wrap them for the test session.
+
+    server, endpoint_url, access_key, secret_key = start_seaweedfs(tmpdir)
+    ...
+    server.stop()
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.servers.process import LOOPBACK, ServerProcess, free_port
+
+ACCESS_KEY = "storagestestkey"
+SECRET_KEY = "storages-test-secret-do-not-leak"
+
+
+def _program(name: str) -> str:
+    """A console script from this interpreter's environment, else from PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(
+            f"{name!r} is not installed; pip install -r deps/pip/s3.txt (the test command does)"
+        )
+    return found
+
+
+def _http_answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1):
+            return True
+    except urllib.error.HTTPError:
+        return True  # any HTTP answer (403 for an anonymous call) means it serves
+    except OSError:
+        return False
+
+
+@dataclass
+class S3Server:
+    """A running S3 server and how to reach it."""
+
+    process: ServerProcess
+    endpoint_url: str
+    access_key: str
+    secret_key: str
+
+    def __iter__(self):
+        # Allows ``server, endpoint_url, access_key, secret_key = start_seaweedfs(...)``.
+        return iter((self.process, self.endpoint_url, self.access_key, self.secret_key))
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def kill(self) -> None:
+        self.process.kill()
+
+    def restart(self) -> None:
+        """Start the same command again (same ports, same data directory)."""
+        self.process.start()
+
+    def boto3_kwargs(self) -> dict[str, str]:
+        """Keyword arguments for ``boto3.client("s3", ...)``."""
+        return {
+            "endpoint_url": self.endpoint_url,
+            "aws_access_key_id": self.access_key,
+            "aws_secret_access_key": self.secret_key,
+            "region_name": "us-east-1",
+        }
+
+    def client_options(self) -> dict[str, str]:
+        """The storage options (``STORAGES[...]["OPTIONS"]``) that reach this server."""
+        return {
+            "endpoint_url": self.endpoint_url,
+            "access_key": self.access_key,
+            "secret_key": self.secret_key,
+            "region_name": "us-east-1",
+        }
+
+
+def seaweedfs_command(
+    data_dir: str | os.PathLike[str], access_key: str, secret_key: str
+) -> tuple[list[str], str]:
+    """The ``weed mini`` command line (every port chosen free) and its S3 endpoint."""
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    identities = {
+        "identities": [
+            {
+                "name": "storages",
+                "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            }
+        ]
+    }
+    config = data_dir / "s3-identities.json"
+    config.write_text(json.dumps(identities))
+    ports = {
+        name: free_port()
+        for name in (
+            "master.port",
+            "master.port.grpc",
+            "volume.port",
+            "volume.port.grpc",
+            "filer.port",
+            "filer.port.grpc",
+            "s3.port",
+            "s3.port.grpc",
+            "admin.port",
+            "admin.port.grpc",
+        )
+    }
+    command = [
+        _program("weed"),
+        "mini",
+        f"-dir={data_dir}",
+        f"-ip={LOOPBACK}",
+        f"-ip.bind={LOOPBACK}",
+        *(f"-{name}={port}" for name, port in ports.items()),
+        f"-s3.config={config}",
+        "-admin.ui=false",
+        "-webdav=false",
+        "-master.telemetry=false",
+    ]
+    return command, f"http://{LOOPBACK}:{ports['s3.port']}"
+
+
+def start_seaweedfs(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    access_key: str = ACCESS_KEY,
+    secret_key: str = SECRET_KEY,
+    timeout: float = 60.0,
+) -> S3Server:
+    """Start SeaweedFS's all-in-one server with an S3 gateway; return when it answers."""
+    data_dir = data_dir or tempfile.mkdtemp(prefix="storages-seaweedfs-")
+    command, endpoint_url = seaweedfs_command(data_dir, access_key, secret_key)
+    process = ServerProcess(
+        "seaweedfs", command, ready=lambda: _http_answers(endpoint_url), timeout=timeout
+    )
+    process.start()
+    return S3Server(process, endpoint_url, access_key, secret_key)
+
+
+def start_moto(*, timeout: float = 60.0) -> S3Server:
+    """Start moto's S3 server (it accepts any key and checks no signature)."""
+    port = free_port()
+    endpoint_url = f"http://{LOOPBACK}:{port}"
+    process = ServerProcess(
+        "moto",
+        [_program("moto_server"), "-H", LOOPBACK, "-p", str(port)],
+        ready=lambda: _http_answers(f"{endpoint_url}/moto-api/"),
+        timeout=timeout,
+    )
+    process.start()
+    return S3Server(process, endpoint_url, "motokey", "moto-secret-do-not-leak")
+
+
+def create_bucket(server: S3Server, bucket: str) -> None:
+    import boto3
+
+    client = boto3.client("s3", **server.boto3_kwargs())
+    client.create_bucket(Bucket=bucket)
+
+
+@pytest.fixture(scope="session")
+def seaweedfs_server(tmp_path_factory):
+    server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    server = start_moto()
+    yield server
+    server.stop()
