@@ -52,7 +52,7 @@ ensure_venv() {  # ensure_venv DIR DJANGO_SPEC : a virtualenv with storages[all]
   fi
   log "building $venv ($django_spec)"
   [ -x "$venv/bin/python" ] || "$PYTHON" -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
+  "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
   local extra_requirements=()
   local file
   for file in "$ROOT"/deps/pip/*.txt; do
