@@ -1,0 +1,297 @@
+"""GridFSStorage against a real MongoDB wire server (SecantusDB, or MONGODB_TEST_URI)."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import threading
+import uuid
+
+import pymongo
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.base import ContentFile
+from django.test import override_settings
+
+from storages.backends.mongodb import SET_ASIDE_PREFIX, GridFSError, GridFSStorage
+from tests.contract import StorageContract
+from tests.servers.mongodb import secantus_server, secantus_uri
+from tests.servers.process import free_port
+
+DATABASE = "storages_tests"
+QUICK = {"serverSelectionTimeoutMS": 10000}
+
+
+@pytest.fixture
+def bucket_name(mongodb_uri):
+    name = f"b{uuid.uuid4().hex[:12]}"
+    yield name
+    # A real server given by MONGODB_TEST_URI keeps no test litter.
+    client = pymongo.MongoClient(mongodb_uri, **QUICK)
+    try:
+        for suffix in ("files", "chunks"):
+            client[DATABASE].drop_collection(f"{name}.{suffix}")
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def gridfs(mongodb_uri, bucket_name):
+    def make(**options):
+        defaults = {
+            "uri": mongodb_uri,
+            "database": DATABASE,
+            "bucket": bucket_name,
+            "base_url": "/files/",
+            "client_options": QUICK,
+        }
+        return GridFSStorage(**{**defaults, **options})
+
+    return make
+
+
+def files_collection(storage: GridFSStorage):
+    files, _bucket = storage._bucket()
+    return files
+
+
+class TestGridFSContract(StorageContract):
+    backend = "storages.backends.mongodb.GridFSStorage"
+
+    @pytest.fixture
+    def backend_options(self, mongodb_uri, bucket_name):
+        return {
+            "uri": mongodb_uri,
+            "database": DATABASE,
+            "bucket": bucket_name,
+            "base_url": "/files/",
+            "client_options": QUICK,
+        }
+
+    @pytest.fixture
+    def backend_settings(self, backend_options):
+        return {
+            "GRIDFS_URI": backend_options["uri"],
+            "GRIDFS_DATABASE": DATABASE,
+            "GRIDFS_BUCKET": backend_options["bucket"],
+            "GRIDFS_BASE_URL": "/files/",
+            "GRIDFS_CLIENT_OPTIONS": QUICK,
+        }
+
+
+class TestConfiguration:
+    def test_django_alias_as_in_the_original(self, mongodb_uri, bucket_name):
+        databases = {
+            "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
+            "mongo": {"ENGINE": "django_mongodb_backend", "HOST": mongodb_uri, "NAME": DATABASE},
+        }
+        with override_settings(
+            DATABASES=databases, GRIDFS_DATABASE="mongo", GRIDFS_BUCKET=bucket_name
+        ):
+            storage = GridFSStorage(base_url="/f/")
+            name = storage.save("alias.txt", ContentFile(b"via alias"))
+            assert storage.open(name).read() == b"via alias"
+        client = pymongo.MongoClient(mongodb_uri, **QUICK)
+        assert client[DATABASE][f"{bucket_name}.files"].count_documents({}) == 1
+
+    def test_alias_host_and_port_build_the_uri(self):
+        databases = {
+            "mongo": {
+                "ENGINE": "django_mongodb_backend",
+                "HOST": "db.example",
+                "PORT": 27018,
+                "NAME": "media",
+                "USER": "u",
+                "PASSWORD": "alias-secret",
+            }
+        }
+        with override_settings(DATABASES=databases):
+            storage = GridFSStorage(database="mongo")
+            uri, client_kwargs, database, where = storage._resolve()
+        assert uri == "mongodb://db.example:27018/"
+        assert database == "media"
+        assert client_kwargs["password"] == "alias-secret"
+        assert "alias-secret" not in repr(storage) + where
+
+    def test_uri_in_gridfs_database(self, mongodb_uri, bucket_name):
+        base, _, query = mongodb_uri.partition("?")
+        uri = base.rstrip("/") + f"/{DATABASE}" + (f"?{query}" if query else "")
+        storage = GridFSStorage(database=uri, bucket=bucket_name, client_options=QUICK)
+        assert storage._resolve()[2] == DATABASE
+        assert storage.open(storage.save("u.txt", ContentFile(b"u"))).read() == b"u"
+
+    def test_non_mongo_alias_is_refused(self):
+        with pytest.raises(ImproperlyConfigured, match="not a MongoDB database"):
+            GridFSStorage(database="default").exists("x")
+
+    def test_uri_without_database_is_refused(self):
+        with pytest.raises(ImproperlyConfigured, match="needs a database name"):
+            GridFSStorage(uri="mongodb://127.0.0.1:1/").exists("x")
+
+    def test_unknown_option(self):
+        with pytest.raises(ImproperlyConfigured, match="no option 'bucket_name'"):
+            GridFSStorage(bucket_name="x")
+
+    def test_deconstruct_and_pickle(self, gridfs):
+        storage = gridfs()
+        storage.save("p.txt", ContentFile(b"p"))
+        path, _args, kwargs = storage.deconstruct()
+        assert path == "storages.backends.mongodb.GridFSStorage"
+        assert kwargs["bucket"] == storage.bucket
+        revived = pickle.loads(pickle.dumps(storage))
+        assert revived.open("p.txt").read() == b"p"
+
+
+class TestGridFSBehaviour:
+    def test_files_collection_holds_size_type_and_date(self, gridfs):
+        storage = gridfs()
+        name = storage.save("docs/readme.txt", ContentFile(b"hello"))
+        doc = files_collection(storage).find_one({"filename": name})
+        assert doc["length"] == 5
+        assert doc["metadata"]["contentType"] == "text/plain"
+        assert storage.content_type(name) == "text/plain"
+        assert storage.size(name) == 5
+        assert storage.get_modified_time(name).replace(microsecond=0) == doc["uploadDate"].replace(
+            microsecond=0, tzinfo=storage.get_modified_time(name).tzinfo
+        )
+
+    def test_read_is_streamed_and_seekable(self, gridfs):
+        storage = gridfs(chunk_size=1024)
+        payload = bytes(range(256)) * 40
+        name = storage.save("seek.bin", ContentFile(payload))
+        with storage.open(name) as handle:
+            handle.seek(5000)
+            assert handle.read(10) == payload[5000:5010]
+            handle.seek(10)
+            assert handle.read(3) == payload[10:13]
+        chunks = files_collection(storage).database[f"{storage.bucket}.chunks"]
+        assert chunks.count_documents({}) == 10
+
+    def test_unique_index_on_filename(self, gridfs):
+        storage = gridfs()
+        storage.save("x.txt", ContentFile(b"x"))
+        indexes = {ix["name"]: ix for ix in files_collection(storage).list_indexes()}
+        assert indexes["storages_filename_unique"]["unique"] is True
+
+    def test_overwrite_replaces_and_leaves_one_version(self, gridfs):
+        storage = gridfs(file_overwrite=True)
+        assert storage.save("o.txt", ContentFile(b"one")) == "o.txt"
+        assert storage.save("o.txt", ContentFile(b"two")) == "o.txt"
+        assert storage.open("o.txt").read() == b"two"
+        files = files_collection(storage)
+        assert files.count_documents({}) == 1
+        chunks = files.database[f"{storage.bucket}.chunks"]
+        assert chunks.count_documents({}) == 1
+
+    def test_concurrent_overwrites_keep_exactly_one(self, gridfs):
+        storage = gridfs(file_overwrite=True)
+        storage.save("race.txt", ContentFile(b"start"))
+        barrier = threading.Barrier(6)
+        errors: list[BaseException] = []
+
+        def save(index: int) -> None:
+            try:
+                barrier.wait(timeout=30)
+                storage.save("race.txt", ContentFile(f"writer {index}".encode()))
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=save, args=(i,)) for i in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not errors
+        files = files_collection(storage)
+        assert [d["filename"] for d in files.find()] == ["race.txt"]
+        assert storage.open("race.txt").read() in {f"writer {i}".encode() for i in range(6)}
+        chunks = files.database[f"{storage.bucket}.chunks"]
+        assert chunks.count_documents({}) == 1
+
+    def test_open_for_writing_replaces(self, gridfs):
+        storage = gridfs()
+        storage.save("w.txt", ContentFile(b"old"))
+        with storage.open("w.txt", "wb") as handle:
+            handle.write(b"new")
+        assert storage.open("w.txt").read() == b"new"
+        assert storage.listdir("")[1] == ["w.txt"]
+
+    def test_listdir_hides_versions_being_replaced(self, gridfs):
+        storage = gridfs()
+        storage.save("keep.txt", ContentFile(b"k"))
+        files_collection(storage).insert_one(
+            {"filename": f"{SET_ASIDE_PREFIX}abc", "length": 0, "chunkSize": 1}
+        )
+        assert storage.listdir("") == ([], ["keep.txt"])
+
+    def test_failed_upload_leaves_nothing(self, gridfs):
+        storage = gridfs()
+
+        class Broken(ContentFile):
+            def chunks(self, chunk_size=None):
+                yield b"x" * 1000
+                raise OSError("client went away")
+
+        with pytest.raises(OSError, match="client went away"):
+            storage.save("broken.bin", Broken(b""))
+        assert not storage.exists("broken.bin")
+        files = files_collection(storage)
+        assert files.count_documents({}) == 0
+        assert files.database[f"{storage.bucket}.chunks"].count_documents({}) == 0
+
+
+class TestSecrets:
+    def test_password_never_in_errors_repr_or_logs(self, caplog, bucket_name):
+        secret = "pw-Sup3rSecret"
+        uri = f"mongodb://admin:{secret}@127.0.0.1:{free_port()}/media"
+        storage = GridFSStorage(
+            uri=uri, bucket=bucket_name, client_options={"serverSelectionTimeoutMS": 300}
+        )
+        caplog.set_level(logging.DEBUG)
+        with pytest.raises(GridFSError) as info:
+            storage.save("a.txt", ContentFile(b"a"))
+        with pytest.raises(GridFSError) as info2:
+            storage.exists("a.txt")
+        for text in (str(info.value), str(info2.value), repr(storage), caplog.text):
+            assert secret not in text
+        assert "'a.txt'" in str(info2.value) and "media" in str(info2.value)
+        assert info.value.__cause__ is None or secret not in str(info.value.__cause__)
+
+
+class TestServerStoppedMidUpload:
+    def test_no_file_under_the_name_and_next_call_works(self, tmp_path, bucket_name):
+        port = free_port()
+        data_dir = tmp_path / "secantus"
+        data_dir.mkdir()
+        server = secantus_server(port, str(data_dir)).start()
+        try:
+            storage = GridFSStorage(
+                uri=secantus_uri(port),
+                database=DATABASE,
+                bucket=bucket_name,
+                client_options={"serverSelectionTimeoutMS": 1500},
+            )
+            storage.save("before.txt", ContentFile(b"kept"))
+            block = b"m" * (1024 * 1024)
+
+            class KillsServer(ContentFile):
+                def chunks(self, chunk_size=None):
+                    # GridFS sends chunks in 32 MiB batches: let one batch land first.
+                    for index in range(40):
+                        if index == 36:
+                            # SIGTERM: SecantusDB loses recent writes on SIGKILL
+                            # (no journal), which would hide what this test checks.
+                            server.stop()
+                        yield block
+
+            with pytest.raises(GridFSError) as info:
+                storage.save("big.bin", KillsServer(b""))
+            assert "big.bin" in str(info.value)
+            server = secantus_server(port, str(data_dir)).start()
+            assert not storage.exists("big.bin")
+            assert storage.listdir("") == ([], ["before.txt"])
+            assert storage.open("before.txt").read() == b"kept"
+            assert storage.save("after.txt", ContentFile(b"works")) == "after.txt"
+            assert storage.open("after.txt").read() == b"works"
+        finally:
+            server.stop()
