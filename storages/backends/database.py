@@ -1,0 +1,570 @@
+"""Files as blobs in a SQL table: ``DatabaseStorage``.
+
+One row per file: the name (primary key), the content (a blob), its size and
+the time it was last written. The table is reached through a Django database
+alias (``database``, default ``"default"``) or, as the original backend did,
+through a pyodbc ``connection_string``. ``manage.py createfilestable`` creates
+the table for the database's dialect.
+
+Safety: table and column names are validated and quoted for the dialect, and
+every value is a bound parameter. Saving an existing name replaces its blob
+(the original behaviour); ``file_overwrite=False`` gives Django's behaviour
+(a new name). Either way a save is one transaction: the row is written, grown
+chunk by chunk and only then committed, so readers see the old content or the
+new one, never part of it, and a failed save leaves the old state.
+
+Reading never loads a whole blob: a file opened for reading fetches the parts
+it is asked for with the dialect's ``SUBSTRING``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import io
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, ClassVar
+from urllib.parse import urljoin
+
+from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
+from django.core.files import File
+from django.utils import timezone
+from django.utils.deconstruct import deconstructible
+from django.utils.encoding import filepath_to_uri
+
+from storages.base import BaseStorage, SettingSpec, unknown_options
+from storages.database_connections import DjangoConnector, OdbcConnector, is_retryable, scrub
+from storages.database_dialects import Dialect, dialect_for, like_prefix, validate_identifier
+from storages.utils import content_chunks, safe_join, setting
+
+MiB = 1024 * 1024
+#: How many times a save that hit a deadlock or lock timeout is tried in all.
+SAVE_ATTEMPTS = 5
+
+_connector_lock = threading.Lock()
+
+
+class DatabaseStorageError(OSError):
+    """A database failure, naming the file and the store but never a password."""
+
+
+class BlobChangedError(DatabaseStorageError):
+    """The file was replaced while it was being read."""
+
+
+@deconstructible
+class DatabaseStorage(BaseStorage):
+    """Files stored as rows ``(name, blob, size, modified)`` of one table."""
+
+    secret_options = ("connection_string",)
+    transient_attributes = ("_connector", "_dialect")
+
+    #: Keys of ``settings.DB_FILES`` that are not options of ours are refused.
+    setting_name: ClassVar[str] = "DB_FILES"
+
+    def __init__(self, option: dict[str, Any] | None = None, **options: Any) -> None:
+        # ``option`` is the original constructor's dictionary; keyword options win.
+        if option is not None:
+            if not isinstance(option, dict):
+                raise ImproperlyConfigured("DatabaseStorage(option=...) must be a dict.")
+            options = {**option, **options}
+        super().__init__(**options)
+
+    @classmethod
+    def get_default_settings(cls) -> dict[str, SettingSpec]:
+        return {
+            "db_table": ("DB_FILES", "storages_files"),
+            "fname_column": ("DB_FILES", "name"),
+            "blob_column": ("DB_FILES", "content"),
+            "size_column": ("DB_FILES", "size"),
+            "modified_column": ("DB_FILES", "modified"),
+            "base_url": ("DB_FILES_URL", None),
+            "database": ("DB_FILES", "default"),
+            "connection_string": ("DB_FILES", None),
+            "dialect": ("DB_FILES", None),
+            "file_overwrite": ("DB_FILES", True),
+            "chunk_size": ("DB_FILES", MiB),
+            "write_chunk_size": ("DB_FILES", 8 * MiB),
+        }
+
+    @classmethod
+    def resolve_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """Options, then ``settings.DB_FILES[key]`` (``DB_FILES_URL`` too), then defaults."""
+        db_files = setting("DB_FILES") or {}
+        if not isinstance(db_files, dict):
+            raise ImproperlyConfigured("settings.DB_FILES must be a dict.")
+        spec = cls.get_default_settings()
+        unknown = sorted(set(db_files) - set(spec))
+        if unknown:
+            raise ImproperlyConfigured(
+                f"settings.DB_FILES has unknown key(s) {', '.join(map(repr, unknown))}; "
+                f"known keys: {', '.join(sorted(spec))}."
+            )
+        resolved = {}
+        for option, (_name, default) in spec.items():
+            if option in options:
+                resolved[option] = options[option]
+            elif option in db_files:
+                resolved[option] = db_files[option]
+            elif option == "base_url":
+                resolved[option] = setting("DB_FILES_URL", None)
+            else:
+                resolved[option] = default
+        return resolved
+
+    @classmethod
+    def missing_options(cls, options: dict[str, Any]) -> list[str]:
+        unknown_options(cls, options, cls.get_default_settings())
+        return []
+
+    def configure(self) -> None:
+        self.db_table = validate_identifier(self.db_table, "db_table", qualified=True)
+        for option in ("fname_column", "blob_column", "size_column"):
+            validate_identifier(getattr(self, option), option)
+        if self.modified_column is not None:
+            validate_identifier(self.modified_column, "modified_column")
+        for option in ("chunk_size", "write_chunk_size"):
+            value = getattr(self, option)
+            if not isinstance(value, int) or value < 1:
+                raise ImproperlyConfigured(f"DatabaseStorage {option} must be a positive int.")
+        if self.connection_string is not None and not isinstance(self.connection_string, str):
+            raise ImproperlyConfigured("DatabaseStorage connection_string must be a string.")
+        if self.base_url is not None and not str(self.base_url).endswith("/"):
+            self.base_url = f"{self.base_url}/"
+
+    # Connections and SQL.
+    @property
+    def connector(self) -> DjangoConnector | OdbcConnector:
+        connector = self.__dict__.get("_connector")
+        if connector is None:
+            with _connector_lock:
+                connector = self.__dict__.get("_connector")
+                if connector is None:
+                    if self.connection_string:
+                        connector = OdbcConnector(self.connection_string)
+                    else:
+                        connector = DjangoConnector(self.database)
+                    self.__dict__["_connector"] = connector
+        return connector
+
+    @property
+    def sql(self) -> Dialect:
+        """The dialect of the configured database (asks the database once)."""
+        dialect = self.__dict__.get("_dialect")
+        if dialect is None:
+            with self._errors("connect to", None):
+                dialect = dialect_for(self.dialect or self.connector.vendor)
+            if isinstance(self.connector, OdbcConnector):
+                self.connector.savepoint_sql = dialect.savepoint_sql
+            self.__dict__["_dialect"] = dialect
+        return dialect
+
+    @property
+    def columns(self) -> Any:
+        return self.sql.columns(
+            self.db_table,
+            self.fname_column,
+            self.blob_column,
+            self.size_column,
+            self.modified_column,
+        )
+
+    def describe(self) -> str:
+        return f"table {self.db_table} of {self.connector.describe()}"
+
+    @contextlib.contextmanager
+    def _errors(self, action: str, name: str | None) -> Iterator[None]:
+        """Turn driver errors into DatabaseStorageError (no secrets, file and store named)."""
+        connector = self.connector
+        try:
+            yield
+        except connector.errors as exc:
+            what = f" {name!r}" if name is not None else ""
+            detail = scrub(str(exc), connector.secrets())
+            hint = ""
+            if any(word in detail.lower() for word in ("no such table", "does not exist")):
+                hint = " (create the table with: manage.py createfilestable)"
+            error = DatabaseStorageError(
+                f"Could not {action}{what} in {self.describe()}: {detail}{hint}"
+            )
+            if isinstance(connector, OdbcConnector):
+                raise error from None  # pyodbc messages are not ours to vouch for
+            raise error from exc
+
+    def _execute(self, cursor: Any, sql: str, params: tuple = ()) -> Any:
+        cursor.execute(sql, params)
+        return cursor
+
+    def _fetchone(self, sql: str, params: tuple, action: str, name: str) -> Any:
+        with self._errors(action, name), self.connector.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+
+    def _key(self, name: str) -> str:
+        key = safe_join("", name)
+        if not key or key.endswith("/"):
+            raise SuspiciousFileOperation(f"{name!r} is not a file name.")
+        return key
+
+    # The table.
+    def create_table(self, *, name_length: int = 255, execute: bool = True) -> list[str]:
+        """Create the table if it is missing; return the SQL (run unless ``execute`` is False)."""
+        statements = self.sql.create_table_sql(self.columns, name_length)
+        if execute:
+            with (
+                self._errors("create the table", None),
+                self.connector.transaction(),
+                self.connector.cursor() as cursor,
+            ):
+                for statement in statements:
+                    cursor.execute(statement)
+        return statements
+
+    def drop_table(self) -> None:
+        """Drop the table and every file in it (used by tests and benchmarks)."""
+        with self._errors("drop the table", None), self.connector.cursor() as cursor:
+            for statement in self.sql.drop_table_sql(self.columns):
+                cursor.execute(statement)
+
+    # Django's Storage API.
+    def _open(self, name: str, mode: str = "rb") -> File:
+        key = self._key(name)
+        if "+" in mode or "a" in mode:
+            raise ValueError(f"DatabaseStorage cannot open files in mode {mode!r}.")
+        if "w" in mode or "x" in mode:
+            writer = _BlobWriter(self, key, exclusive="x" in mode)
+            stream: Any = writer if "b" in mode else _TextWriter(writer, encoding="utf-8")
+            return DatabaseFile(stream, key, None, storage=self, mode=mode)
+        size, modified = self._stat(key)
+        reader = _BlobReader(self, key, size, modified)
+        stream = io.BufferedReader(reader, buffer_size=min(self.chunk_size, MiB))
+        if "b" not in mode:
+            stream = io.TextIOWrapper(stream, encoding="utf-8")
+        return DatabaseFile(stream, key, size, storage=self, mode=mode)
+
+    def _stat(self, key: str) -> tuple[int, int | None]:
+        row = self._fetchone(self.sql.stat_sql(self.columns), (key,), "read", key)
+        if row is None:
+            raise FileNotFoundError(f"{key!r} is not in {self.describe()}.")
+        return int(row[0]), (int(row[1]) if row[1] is not None else None)
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        if not self.file_overwrite:
+            return super().get_available_name(name, max_length)
+        key = self._key(name)
+        if max_length is not None and len(key) > max_length:
+            raise SuspiciousFileOperation(
+                f"Storage can not keep {key!r}: it is longer than {max_length} characters."
+            )
+        return key
+
+    def _save(self, name: str, content: Any) -> str:
+        key = self._key(name)
+        return self._write(key, content, overwrite=bool(self.file_overwrite))
+
+    def _write(self, key: str, content: Any, *, overwrite: bool, exclusive: bool = False) -> str:
+        """Store ``content`` under ``key`` in one transaction, retrying deadlocks."""
+        connector = self.connector
+        retry = not connector.in_transaction and _rewindable(content)
+        for attempt in range(1, SAVE_ATTEMPTS + 1):
+            try:
+                with self._errors("save", key), connector.transaction():
+                    return self._write_in_transaction(key, content, overwrite, exclusive)
+            except DatabaseStorageError as exc:
+                cause = exc.__cause__ or exc.__context__ or exc
+                if not (retry and attempt < SAVE_ATTEMPTS and is_retryable(cause)):
+                    raise
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
+
+    def _write_in_transaction(
+        self, key: str, content: Any, overwrite: bool, exclusive: bool
+    ) -> str:
+        sql, c = self.sql, self.columns
+        chunk_size = self.write_chunk_size if sql.can_append else None
+        chunks = content_chunks(content, chunk_size or MiB)
+        if chunk_size is None:
+            chunks = iter([b"".join(chunks)])  # no append in this dialect: one INSERT
+        first = next(chunks, b"")
+        now = _now_micros()
+        row = (first, len(first)) + ((now,) if c.modified else ())
+        with self.connector.cursor() as cursor:
+            if overwrite and not exclusive:
+                self._replace(cursor, key, row)
+            else:
+                key = self._claim(cursor, key, row, exclusive)
+            size = len(first)
+            appended = False
+            for chunk in chunks:
+                if chunk:
+                    cursor.execute(sql.append_sql(c), (chunk, key))
+                    size += len(chunk)
+                    appended = True
+            if appended:
+                cursor.execute(sql.finish_sql(c), (size,) + ((now,) if c.modified else ()) + (key,))
+                cursor.execute(sql.length_sql(c), (key,))
+                (stored,) = cursor.fetchone()
+                if stored is None or int(stored) != size:
+                    raise DatabaseStorageError(
+                        f"Could not save {key!r} in {self.describe()}: the database kept "
+                        f"{stored} of {size} bytes (is the blob larger than the server allows, "
+                        "e.g. MySQL's max_allowed_packet?)."
+                    )
+        return key
+
+    def _replace(self, cursor: Any, key: str, row: tuple) -> None:
+        sql, c = self.sql, self.columns
+        upsert = sql.upsert_sql(c)
+        if upsert is not None:
+            cursor.execute(upsert, (key, *row))
+            return
+        cursor.execute(sql.update_sql(c), (*row, key))
+        if cursor.rowcount == 1:
+            return
+        try:
+            with self.connector.savepoint(), self.connector.cursor() as inner:
+                inner.execute(sql.insert_sql(c), (key, *row))
+        except self.connector.errors as exc:
+            if not self.connector.is_integrity_error(exc):
+                raise
+            cursor.execute(sql.update_sql(c), (*row, key))  # inserted meanwhile
+
+    def _claim(self, cursor: Any, key: str, row: tuple, exclusive: bool) -> str:
+        """Insert a new row under ``key`` or, if taken, under the next available name."""
+        sql, c = self.sql, self.columns
+        while True:
+            try:
+                with self.connector.savepoint(), self.connector.cursor() as inner:
+                    inner.execute(sql.insert_sql(c), (key, *row))
+                return key
+            except self.connector.errors as exc:
+                if not self.connector.is_integrity_error(exc):
+                    raise
+                if exclusive:
+                    raise FileExistsError(f"{key!r} already exists in {self.describe()}.") from None
+                key = super().get_available_name(key)
+
+    def delete(self, name: str) -> None:
+        key = self._key(name)
+        with self._errors("delete", key), self.connector.cursor() as cursor:
+            cursor.execute(self.sql.delete_sql(self.columns), (key,))
+
+    def exists(self, name: str) -> bool:
+        key = self._key(name)
+        return self._fetchone(self.sql.exists_sql(self.columns), (key,), "look up", key) is not None
+
+    def size(self, name: str) -> int:
+        return self._stat(self._key(name))[0]
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        prefix = safe_join("", path).rstrip("/")
+        prefix = f"{prefix}/" if prefix else ""
+        c = self.columns
+        directories: set[str] = set()
+        files: list[str] = []
+        with self._errors("list", path), self.connector.cursor() as cursor:
+            if prefix:
+                cursor.execute(self.sql.list_sql(c), (like_prefix(prefix),))
+            else:
+                cursor.execute(self.sql.list_all_sql(c))
+            while rows := cursor.fetchmany(1000):
+                for (stored,) in rows:
+                    if not stored.startswith(prefix):  # LIKE may ignore case
+                        continue
+                    rest = stored[len(prefix) :]
+                    if "/" in rest:
+                        directories.add(rest.split("/", 1)[0])
+                    elif rest:
+                        files.append(rest)
+        return sorted(directories), files
+
+    def url(self, name: str) -> str:
+        if self.base_url is None:
+            raise ValueError(
+                "DatabaseStorage has no base_url: set DB_FILES_URL, DB_FILES['base_url'] "
+                "or the base_url option (the URL where storages.views serves the files)."
+            )
+        key = self._key(name)
+        return urljoin(self.base_url, filepath_to_uri(key))
+
+    def get_modified_time(self, name: str) -> datetime.datetime:
+        key = self._key(name)
+        if self.modified_column is None:
+            raise NotImplementedError("This DatabaseStorage has no modified_column.")
+        _size, micros = self._stat(key)
+        if micros is None:
+            raise NotImplementedError(f"{key!r} has no modification time.")
+        moment = datetime.datetime.fromtimestamp(micros / 1_000_000, tz=datetime.timezone.utc)
+        if setting("USE_TZ"):
+            return moment
+        return timezone.make_naive(moment, timezone.get_default_timezone())
+
+    def get_accessed_time(self, name: str) -> datetime.datetime:
+        raise NotImplementedError("DatabaseStorage does not record access times.")
+
+    def get_created_time(self, name: str) -> datetime.datetime:
+        raise NotImplementedError("DatabaseStorage does not record creation times.")
+
+    def read_range(self, name: str, offset: int, length: int) -> bytes:
+        """``length`` bytes from ``offset`` of a file, fetched with one partial read."""
+        key = self._key(name)
+        row = self._fetchone(
+            self.sql.read_sql(self.columns),
+            self.sql.read_params(offset + 1, length, key),
+            "read",
+            key,
+        )
+        if row is None:
+            raise FileNotFoundError(f"{key!r} is not in {self.describe()}.")
+        return bytes(row[0] or b"")
+
+
+class DatabaseFile(File):
+    """A file of a DatabaseStorage: its size is known without reading it."""
+
+    def __init__(
+        self, stream: Any, name: str, size: int | None, *, storage: DatabaseStorage, mode: str
+    ) -> None:
+        super().__init__(stream, name)
+        self.mode = mode
+        self._storage = storage
+        if size is not None:
+            self.size = size
+
+    def open(self, mode: str | None = None) -> DatabaseFile:
+        if not self.closed:
+            self.seek(0)
+            return self
+        reopened = self._storage._open(self.name, mode or self.mode)
+        self.file, self.mode = reopened.file, reopened.mode
+        if "size" in reopened.__dict__:
+            self.size = reopened.size
+        return self
+
+
+class _BlobReader(io.RawIOBase):
+    """Reads a blob by parts, each part one ``SUBSTRING`` query."""
+
+    def __init__(self, storage: DatabaseStorage, key: str, size: int, modified: int | None):
+        super().__init__()
+        self.name = key
+        self.size = size
+        self._storage = storage
+        self._modified = modified
+        self._position = 0
+        limit = storage.sql.max_read
+        self._part = min(storage.chunk_size, limit) if limit else storage.chunk_size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._position = base + offset
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        wanted = min(len(buffer), self.size - self._position, self._part)
+        if wanted <= 0:
+            return 0
+        data = self._fetch(wanted)
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+    def readall(self) -> bytes:
+        parts = []
+        while self._position < self.size:
+            parts.append(self._fetch(min(self._part, self.size - self._position)))
+            self._position += len(parts[-1])
+        return b"".join(parts)
+
+    def _fetch(self, length: int) -> bytes:
+        storage, key = self._storage, self.name
+        sql = storage.sql
+        row = storage._fetchone(
+            sql.read_sql(storage.columns),
+            sql.read_params(self._position + 1, length, key),
+            "read",
+            key,
+        )
+        if row is None:
+            raise BlobChangedError(f"{key!r} was deleted from {storage.describe()} while read.")
+        data, size, modified = bytes(row[0] or b""), int(row[1]), row[2]
+        if size != self.size or (modified is not None and int(modified) != self._modified):
+            raise BlobChangedError(f"{key!r} was replaced in {storage.describe()} while read.")
+        if not data:
+            raise BlobChangedError(f"{key!r} in {storage.describe()} is shorter than its size.")
+        return data
+
+
+class _BlobWriter(io.RawIOBase):
+    """Collects written bytes in a spooled temporary file; stores them when closed."""
+
+    def __init__(self, storage: DatabaseStorage, key: str, *, exclusive: bool) -> None:
+        super().__init__()
+        self.name = key
+        self._storage = storage
+        self._exclusive = exclusive
+        # Closed in close(), which the file wrapping this writer calls.
+        self._spool = tempfile.SpooledTemporaryFile(max_size=storage.write_chunk_size)  # noqa: SIM115
+        self._abandoned = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        return self._spool.write(data)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            if not self._abandoned:
+                self._spool.seek(0)
+                self._storage._write(
+                    self.name, File(self._spool), overwrite=True, exclusive=self._exclusive
+                )
+        finally:
+            self._spool.close()
+            super().close()
+
+    def __del__(self) -> None:
+        # A writer dropped without close() stores nothing, rather than a partial file.
+        self._abandoned = True
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+class _TextWriter(io.TextIOWrapper):
+    """Text on top of a _BlobWriter; dropping it unclosed stores nothing either."""
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.buffer._abandoned = True
+            self.buffer.close()
+
+
+def _rewindable(content: Any) -> bool:
+    """Whether a save can be tried again from the start of ``content``."""
+    seekable = getattr(content, "seekable", None)
+    if callable(seekable):
+        with contextlib.suppress(Exception):
+            return bool(seekable())
+    file = getattr(content, "file", None)
+    return file is not None and hasattr(file, "seek")
+
+
+def _now_micros() -> int:
+    return time.time_ns() // 1000
