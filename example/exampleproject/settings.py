@@ -62,10 +62,37 @@ MEDIA_URL = "/media/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_URL = "/static/"
 
-STORAGES = {
-    # Uploads keep their names: a new upload of the same name replaces the old one.
-    "default": {"BACKEND": "storages.backends.overwrite.OverwriteStorage"},
-    # Pictures are named by their real image format.
-    "images": {"BACKEND": "storages.backends.image.ImageStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
-}
+S3_ENDPOINT = os.environ.get("EXAMPLE_S3_ENDPOINT")
+
+if S3_ENDPOINT:
+    # The demo's embedded S3 server (SeaweedFS on 127.0.0.1): uploads and static
+    # files go to one bucket, under media/ and static/.
+    S3_OPTIONS = {
+        "endpoint_url": S3_ENDPOINT,
+        "access_key": os.environ["EXAMPLE_S3_ACCESS_KEY"],
+        "secret_key": os.environ["EXAMPLE_S3_SECRET_KEY"],
+        "bucket_name": os.environ.get("EXAMPLE_S3_BUCKET", "example"),
+        "region_name": "us-east-1",
+    }
+    STORAGES = {
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {**S3_OPTIONS, "location": "media"},
+        },
+        "images": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {**S3_OPTIONS, "location": "media"},
+        },
+        "staticfiles": {
+            "BACKEND": "storages.backends.s3.S3ManifestStaticStorage",
+            "OPTIONS": {**S3_OPTIONS, "location": "static"},
+        },
+    }
+else:
+    STORAGES = {
+        # Uploads keep their names: a new upload of the same name replaces the old one.
+        "default": {"BACKEND": "storages.backends.overwrite.OverwriteStorage"},
+        # Pictures are named by their real image format.
+        "images": {"BACKEND": "storages.backends.image.ImageStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+    }

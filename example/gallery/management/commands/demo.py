@@ -4,6 +4,7 @@ run collectstatic, and print what was stored and where."""
 from __future__ import annotations
 
 import io
+import urllib.error
 import urllib.request
 
 from django.contrib.staticfiles.storage import staticfiles_storage
@@ -26,7 +27,10 @@ def demo_picture() -> bytes:
 
 def describe(storage) -> str:
     storage = getattr(storage, "_wrapped", storage)  # default_storage is a lazy proxy
-    where = getattr(storage, "location", None) or getattr(storage, "bucket_name", "")
+    if getattr(storage, "bucket_name", None):
+        where = f"s3://{storage.bucket_name}/{storage.location} at {storage.endpoint_url}"
+    else:
+        where = storage.location
     return f"{type(storage).__module__}.{type(storage).__name__} ({where})"
 
 
@@ -65,6 +69,7 @@ class Command(BaseCommand):
             )
             if fetch:
                 self._fetch(field_file.url, expected)
+                self._check_private(field_file.url)
 
         self.stdout.write(self.style.MIGRATE_HEADING("collectstatic"))
         out = io.StringIO()
@@ -77,6 +82,17 @@ class Command(BaseCommand):
             if fetch:
                 self._fetch(url)
         self.stdout.write(self.style.SUCCESS("Demo finished: every file was stored and read back."))
+
+    def _check_private(self, url: str) -> None:
+        """Uploads are private: the same URL without its signature is refused."""
+        unsigned = url.split("?", 1)[0]
+        if unsigned == url:
+            return
+        try:
+            with urllib.request.urlopen(unsigned, timeout=10):
+                raise CommandError(f"{unsigned} is readable without a signature")
+        except urllib.error.HTTPError as refusal:
+            self.stdout.write(f"  {'':<10} without the signature: HTTP {refusal.code} (private)")
 
     def _fetch(self, url: str, expected: bytes | None = None) -> None:
         if not url.startswith("http://127.0.0.1"):
