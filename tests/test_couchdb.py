@@ -1,0 +1,329 @@
+"""CouchDBStorage against a real CouchDB-compatible server (npm pouchdb-server)."""
+
+from __future__ import annotations
+
+import io
+import logging
+import pickle
+import threading
+import uuid
+
+import pytest
+import requests
+from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.test import override_settings
+
+from storages.backends.couchdb import CouchDBError, CouchDBStorage
+from tests.contract import StorageContract
+from tests.servers.couchdb import pouchdb_server, pouchdb_url
+from tests.servers.process import free_port
+
+
+@pytest.fixture
+def database_name(couchdb_url):
+    name = f"t{uuid.uuid4().hex[:12]}"
+    yield name
+    requests.delete(f"{couchdb_url}/{name}", timeout=30)
+
+
+@pytest.fixture
+def couch(couchdb_url, database_name):
+    def make(**options):
+        defaults = {
+            "server": couchdb_url,
+            "database": database_name,
+            "base_url": "/files/",
+            "create_database": True,
+        }
+        return CouchDBStorage(**{**defaults, **options})
+
+    return make
+
+
+def raw_doc(storage: CouchDBStorage, name: str) -> dict:
+    response = requests.get(storage._doc_url(name), timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+class TestCouchDBContract(StorageContract):
+    backend = "storages.backends.couchdb.CouchDBStorage"
+
+    @pytest.fixture
+    def backend_options(self, couchdb_url, database_name):
+        return {
+            "server": couchdb_url,
+            "database": database_name,
+            "base_url": "/files/",
+            "create_database": True,
+        }
+
+    @pytest.fixture
+    def backend_settings(self, backend_options):
+        # As the original: COUCHDB_DEFAULT_SERVER and COUCHDB_STORAGE_OPTIONS.
+        return {
+            "COUCHDB_DEFAULT_SERVER": backend_options["server"],
+            "COUCHDB_STORAGE_OPTIONS": {"database": backend_options["database"]},
+            "COUCHDB_BASE_URL": "/files/",
+            "COUCHDB_CREATE_DATABASE": True,
+        }
+
+
+class TestConfiguration:
+    def test_storage_options_setting_as_in_the_original(self):
+        with override_settings(
+            COUCHDB_DEFAULT_SERVER="http://a.example:5984",
+            COUCHDB_STORAGE_OPTIONS={"server": "http://b.example:5984", "database": "media"},
+        ):
+            storage = CouchDBStorage()
+            assert (storage.server, storage.database) == ("http://b.example:5984", "media")
+            assert CouchDBStorage(database="other").database == "other"
+        with override_settings(COUCHDB_STORAGE_OPTIONS={"database": "media"}):
+            assert CouchDBStorage().server == "http://couchdb.local:5984"
+
+    def test_unknown_options(self):
+        with pytest.raises(ImproperlyConfigured, match="no option 'bucket'"):
+            CouchDBStorage(bucket="x")
+        with (
+            override_settings(COUCHDB_STORAGE_OPTIONS={"db": "x"}),
+            pytest.raises(ImproperlyConfigured, match="has no option 'db'"),
+        ):
+            CouchDBStorage().exists("x")
+
+    def test_missing_database(self):
+        with pytest.raises(ImproperlyConfigured, match="needs 'server' and 'database'"):
+            CouchDBStorage(server="http://127.0.0.1:1").exists("x")
+        assert CouchDBStorage.missing_options({}) == ["database"]
+
+    def test_credentials_in_url_are_taken_out(self):
+        storage = CouchDBStorage(server="https://u:pw-in-url@couch.example/", database="m")
+        url, auth, where = storage._resolve()
+        assert url == "https://couch.example/m"
+        assert auth == ("u", "pw-in-url")
+        assert "pw-in-url" not in repr(storage) + where + storage.url("a/b.txt")
+
+    def test_url_to_attachment_or_view(self, couch):
+        direct = couch(base_url=None)
+        url = direct.url("some dir/file.txt")
+        assert url.endswith("/some%20dir%2Ffile.txt/content")
+        direct.save("some dir/file.txt", ContentFile(b"served"))
+        assert requests.get(url, timeout=30).content == b"served"
+        assert couch().url("a b/c.txt") == "/files/a%20b/c.txt"
+
+    def test_deconstruct_and_pickle(self, couch):
+        storage = couch()
+        storage.save("p.txt", ContentFile(b"p"))
+        storage.exists("p.txt")  # a live session, which must not be pickled
+        path, _args, _kwargs = storage.deconstruct()
+        assert path == "storages.backends.couchdb.CouchDBStorage"
+        revived = pickle.loads(pickle.dumps(storage))
+        assert revived.open("p.txt").read() == b"p"
+
+
+class TestCouchDBBehaviour:
+    def test_document_id_is_the_name_with_one_attachment(self, couch):
+        storage = couch()
+        name = storage.save("docs/readme.txt", ContentFile(b"hello"))
+        doc = raw_doc(storage, name)
+        assert doc["_id"] == "docs/readme.txt"
+        assert list(doc["_attachments"]) == ["content"]
+        assert doc["_attachments"]["content"]["content_type"] == "text/plain"
+        assert doc["_attachments"]["content"]["length"] == 5
+        assert "modified" in doc
+        assert storage.content_type(name) == "text/plain"
+
+    def test_reserved_ids_are_refused(self, couch):
+        storage = couch()
+        for name in ("_design/x", "_all_docs", "_local/x"):
+            with pytest.raises(SuspiciousFileOperation):
+                storage.exists(name)
+            with pytest.raises(SuspiciousFileOperation):
+                storage.save(name, ContentFile(b"x"))
+
+    def test_seek_reads_from_the_middle(self, couch):
+        storage = couch()
+        payload = bytes(range(256)) * 4000
+        name = storage.save("seek.bin", ContentFile(payload))
+        with storage.open(name) as handle:
+            handle.seek(700000)
+            assert handle.read(5) == payload[700000:700005]
+            handle.seek(3)
+            assert handle.read(4) == payload[3:7]
+
+    def test_save_after_delete_recreates(self, couch):
+        storage = couch()
+        storage.save("again.txt", ContentFile(b"one"))
+        storage.delete("again.txt")
+        assert not storage.exists("again.txt")
+        assert storage.save("again.txt", ContentFile(b"two")) == "again.txt"
+        assert storage.open("again.txt").read() == b"two"
+        assert storage.get_modified_time("again.txt").tzinfo is not None
+
+    def test_overwrite_replaces_with_a_new_revision(self, couch):
+        storage = couch(file_overwrite=True)
+        assert storage.save("o.txt", ContentFile(b"one")) == "o.txt"
+        first = raw_doc(storage, "o.txt")["_rev"]
+        assert storage.save("o.txt", ContentFile(b"two")) == "o.txt"
+        assert storage.open("o.txt").read() == b"two"
+        assert raw_doc(storage, "o.txt")["_rev"] != first
+        assert storage.listdir("") == ([], ["o.txt"])
+
+    def test_concurrent_overwrites_lose_no_write(self, couch):
+        storage = couch(file_overwrite=True)
+        storage.save("race.txt", ContentFile(b"start"))
+        barrier = threading.Barrier(6)
+        errors: list[BaseException] = []
+
+        def save(index: int) -> None:
+            try:
+                barrier.wait(timeout=30)
+                storage.save("race.txt", ContentFile(f"writer {index}".encode()))
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=save, args=(i,)) for i in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not errors
+        assert storage.open("race.txt").read() in {f"writer {i}".encode() for i in range(6)}
+        # Every writer's revision landed: start + 6 attachment revisions at least.
+        assert int(raw_doc(storage, "race.txt")["_rev"].split("-")[0]) >= 7
+
+    def test_open_for_writing_replaces(self, couch):
+        storage = couch()
+        storage.save("w.txt", ContentFile(b"old"))
+        with storage.open("w.txt", "w") as handle:
+            handle.write("new text")
+        assert storage.open("w.txt").read() == b"new text"
+
+    def test_listdir_pages_through_all_docs(self, couch, monkeypatch):
+        monkeypatch.setattr("storages.backends.couchdb.PAGE", 3)
+        storage = couch()
+        for index in range(7):
+            storage.save(f"many/f{index}.txt", ContentFile(b"x"))
+        storage.save("many/sub/deep.txt", ContentFile(b"x"))
+        storage.save("many0.txt", ContentFile(b"x"))
+        assert storage.listdir("many") == (["sub"], [f"f{i}.txt" for i in range(7)])
+
+    def test_missing_database_without_create(self, couch):
+        storage = couch(create_database=False)
+        assert not storage.exists("x")
+        assert storage.listdir("") == ([], [])
+        with pytest.raises(CouchDBError, match="no_db_file"):
+            storage.save("x.txt", ContentFile(b"x"))
+
+    def test_failed_upload_leaves_nothing(self, couch):
+        storage = couch()
+        storage.save("other.txt", ContentFile(b"o"))
+
+        class Broken(ContentFile):
+            def chunks(self, chunk_size=None):
+                yield b"x" * 1000
+                raise OSError("client went away")
+
+        with pytest.raises(OSError):
+            storage.save("broken.bin", Broken(b""))
+        assert not storage.exists("broken.bin")
+        assert storage.listdir("") == ([], ["other.txt"])
+
+    def test_upload_cut_short_leaves_nothing(self, couch):
+        # The content claims more bytes than it gives: the server sees a short body.
+        storage = couch()
+
+        class Short(io.BytesIO):
+            def read(self, size=-1):
+                data = super().read(size)
+                if self.tell() > 300_000:
+                    raise OSError("disk went away")
+                return data
+
+        content = File(Short(b"s" * 1_000_000))
+        with pytest.raises(OSError):
+            storage.save("short.bin", content)
+        assert not storage.exists("short.bin")
+
+
+@pytest.fixture
+def secured_couch(tmp_path):
+    """A server of its own with an admin (CouchDB 1.x rules: only admins create databases)."""
+    port = free_port()
+    server = pouchdb_server(port).start()
+    url = pouchdb_url(port)
+    response = requests.put(f"{url}/_config/admins/admin", data='"right-pw"', timeout=30)
+    assert response.status_code == 200, response.text
+    yield url
+    server.stop()
+
+
+class TestSecrets:
+    def test_password_never_in_errors_repr_or_logs(self, secured_couch, caplog):
+        secret = "Wr0ng-Secret-pw"
+        host = secured_couch.split("://", 1)[1]
+        storage = CouchDBStorage(
+            server=f"http://admin:{secret}@{host}", database="media", create_database=True
+        )
+        caplog.set_level(logging.DEBUG)
+        with pytest.raises(CouchDBError) as info:
+            storage.save("a.txt", ContentFile(b"a"))
+        assert "'a.txt'" in str(info.value) and "media" in str(info.value)
+        also_with_option = CouchDBStorage(
+            server=secured_couch, database="media", username="admin", password=secret
+        )
+        for text in (str(info.value), repr(storage), repr(also_with_option), caplog.text):
+            assert secret not in text
+
+        unreachable = CouchDBStorage(
+            server=f"http://admin:{secret}@127.0.0.1:{free_port()}", database="m", timeout=2
+        )
+        with pytest.raises(CouchDBError) as info:
+            unreachable.exists("a.txt")
+        assert secret not in str(info.value) and info.value.__cause__ is None
+
+    def test_right_credentials_work(self, secured_couch):
+        storage = CouchDBStorage(
+            server=secured_couch,
+            database="media",
+            username="admin",
+            password="right-pw",
+            create_database=True,
+        )
+        assert storage.save("a.txt", ContentFile(b"a")) == "a.txt"
+        assert storage.open("a.txt").read() == b"a"
+
+
+class TestServerStoppedMidUpload:
+    def test_no_file_under_the_name_and_next_call_works(self, tmp_path):
+        port = free_port()
+        data_dir = str(tmp_path / "pouch")
+        (tmp_path / "pouch").mkdir()
+        server = pouchdb_server(port, data_dir).start()
+        try:
+            storage = CouchDBStorage(
+                server=pouchdb_url(port), database="media", create_database=True, timeout=10
+            )
+            storage.save("before.txt", ContentFile(b"kept"))
+
+            class KillsServer(io.BytesIO):
+                reads = 0
+
+                def read(self, size=-1):
+                    self.reads += 1
+                    if self.reads == 4:  # some of the body is on the wire
+                        server.kill()  # abruptly, as a crash would
+                    return super().read(size)
+
+            with pytest.raises(CouchDBError) as info:
+                storage.save("big.bin", File(KillsServer(b"c" * (8 * 1024 * 1024))))
+            assert "big.bin" in str(info.value)
+            server = pouchdb_server(port, data_dir).start()
+            assert not storage.exists("big.bin")
+            assert storage.listdir("") == ([], ["before.txt"])
+            assert storage.open("before.txt").read() == b"kept"
+            assert storage.save("after.txt", ContentFile(b"works")) == "after.txt"
+            assert storage.open("after.txt").read() == b"works"
+        finally:
+            server.stop()
