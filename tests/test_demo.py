@@ -12,7 +12,7 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "example"
 
 def run(command: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "EXAMPLE_VAR_DIR": str(tmp_path / "var"), "EXAMPLE_DEBUG": "0"}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env["DJANGO_SETTINGS_MODULE"] = "exampleproject.settings"
     return subprocess.run(
         command, cwd=EXAMPLE, env=env, capture_output=True, text=True, timeout=300
     )

@@ -1,0 +1,57 @@
+"""The example project's embedded S3 server: SeaweedFS on 127.0.0.1, one bucket.
+
+Used by ``run_demo.py`` and by the end-to-end browser test. Static files are
+public through a bucket policy (as ``S3StaticStorage`` expects); uploads stay
+private and are reached through signed URLs.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.servers.s3 import S3Server, create_bucket, start_seaweedfs
+
+BUCKET = "example"
+
+
+def start(data_dir: str | None = None) -> tuple[S3Server, dict[str, str]]:
+    """Start the server; return it and the environment that points the project at it."""
+    data_dir = data_dir or tempfile.mkdtemp(prefix="storages-demo-s3-")
+    server = start_seaweedfs(data_dir, secret_key=secrets.token_urlsafe(24))
+    try:
+        create_bucket(server, BUCKET)
+        allow_public_static(server, BUCKET)
+    except BaseException:
+        server.stop()
+        raise
+    env = {
+        "EXAMPLE_S3_ENDPOINT": server.endpoint_url,
+        "EXAMPLE_S3_ACCESS_KEY": server.access_key,
+        "EXAMPLE_S3_SECRET_KEY": server.secret_key,
+        "EXAMPLE_S3_BUCKET": BUCKET,
+    }
+    return server, env
+
+
+def allow_public_static(server: S3Server, bucket: str) -> None:
+    import boto3
+
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"arn:aws:s3:::{bucket}/static/*"],
+            }
+        ],
+    }
+    client = boto3.client("s3", **server.boto3_kwargs())
+    client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
