@@ -9,7 +9,7 @@ import re
 import socket
 import ssl
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class _FeaturesMixin:
@@ -62,7 +62,7 @@ class Endpoint:
     host: str
     port: int
     user: str
-    password: str
+    password: str = field(repr=False)
     tls: bool
     implicit_tls: bool
     passive: bool

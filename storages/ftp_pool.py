@@ -14,7 +14,7 @@ import contextlib
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any, Generic, TypeVar
 
 logger = logging.getLogger("storages")
@@ -49,11 +49,13 @@ class ConnectionPool(Generic[C]):
         is_dead: Callable[[BaseException], bool],
         *,
         max_idle: int = 4,
+        alive: Callable[[C], bool] | None = None,
     ) -> None:
         self._factory = factory
         self._closer = closer
         self._is_dead = is_dead
         self._max_idle = max_idle
+        self._alive = alive
         self._idle: list[C] = []
         self._lock = threading.Lock()
         # Close idle connections (politely: QUIT / channel close) when the pool
@@ -79,13 +81,19 @@ class ConnectionPool(Generic[C]):
         with contextlib.suppress(Exception):
             self._closer(lease.connection)
 
+    def is_dead(self, exc: BaseException, connection: C) -> bool:
+        """Whether a connection that raised ``exc`` must be thrown away."""
+        if not isinstance(exc, Exception) or self._is_dead(exc):
+            return True
+        return self._alive is not None and not self._alive(connection)
+
     @contextlib.contextmanager
     def lease(self) -> Iterator[Lease[C]]:
         lease = self.acquire()
         try:
             yield lease
         except BaseException as exc:
-            if self._is_dead(exc) or not isinstance(exc, Exception):
+            if self.is_dead(exc, lease.connection):
                 lease.broken = True
             raise
         finally:
@@ -98,7 +106,7 @@ class ConnectionPool(Generic[C]):
             try:
                 result = operation(lease.connection)
             except Exception as exc:
-                dead = self._is_dead(exc)
+                dead = self.is_dead(exc, lease.connection)
                 if dead:
                     self.discard(lease)
                 else:
@@ -117,3 +125,18 @@ class ConnectionPool(Generic[C]):
         with self._lock:
             idle, self._idle[:] = list(self._idle), []
         _close_all(idle, self._closer)
+
+
+# Storages are cheap objects that Django may build many times (settings
+# changes, unpickling, one per model field); connections are not. Storages
+# that talk to the same server with the same credentials share one pool.
+_shared: dict[Hashable, ConnectionPool[Any]] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_pool(key: Hashable, make: Callable[[], ConnectionPool[C]]) -> ConnectionPool[C]:
+    with _shared_lock:
+        pool = _shared.get(key)
+        if pool is None:
+            pool = _shared[key] = make()
+        return pool

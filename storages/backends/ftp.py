@@ -27,7 +27,7 @@ from django.utils.encoding import filepath_to_uri
 from storages import ftp_client
 from storages.base import MASK, BaseStorage, SettingSpec
 from storages.ftp_files import RemoteFile, RemoteWriteFile, is_write_mode
-from storages.ftp_pool import ConnectionPool
+from storages.ftp_pool import ConnectionPool, shared_pool
 from storages.utils import clean_name, content_chunks, safe_join, setting
 
 logger = logging.getLogger("storages")
@@ -152,11 +152,15 @@ class FTPStorage(BaseStorage):
                 raise ImproperlyConfigured(
                     "FTPStorage needs FTP_STORAGE_LOCATION (an ftp:// or ftps:// URL)."
                 )
-            pool = ConnectionPool(
-                lambda: ftp_client.connect(endpoint),
-                ftp_client.close,
-                ftp_client.is_dead,
-                max_idle=int(self.max_idle_connections),
+            max_idle = int(self.max_idle_connections)
+            pool = shared_pool(
+                ("ftp", endpoint, max_idle),
+                lambda: ConnectionPool(
+                    lambda: ftp_client.connect(endpoint),
+                    ftp_client.close,
+                    ftp_client.is_dead,
+                    max_idle=max_idle,
+                ),
             )
             self.__dict__["_pool"] = pool
         return pool

@@ -1,0 +1,461 @@
+"""SFTP storage (paramiko): verified host keys, pipelined transfers, no-clobber renames.
+
+Uploads go to a temporary name in the target directory and are renamed into
+place. Without overwrite the rename is SFTP's own ``SSH_FXP_RENAME``, which
+refuses an existing target (OpenSSH implements it with ``link()``), so two
+writers of one name never lose a file; with overwrite it is OpenSSH's
+``posix-rename@openssh.com``, which replaces atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import errno
+import getpass
+import io
+import logging
+import posixpath
+import re
+import stat
+import uuid
+from typing import Any
+from urllib.parse import urljoin
+
+from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
+from django.utils import timezone
+from django.utils.deconstruct import deconstructible
+from django.utils.encoding import filepath_to_uri
+
+from storages import sftp_client
+from storages.base import BaseStorage, SettingSpec
+from storages.ftp_files import RemoteFile, RemoteWriteFile, is_write_mode
+from storages.ftp_pool import ConnectionPool, shared_pool
+from storages.sftp_client import HostKeyError, SFTPStorageError, mask_params
+from storages.utils import clean_name, content_chunks, safe_join, setting
+
+logger = logging.getLogger("storages")
+
+__all__ = ["HostKeyError", "SFTPStorage", "SFTPStorageError"]
+
+#: paramiko sends at most 32 KiB per SFTP request; writes are pipelined.
+WRITE_CHUNK = 1024 * 1024
+#: Bytes requested ahead (pipelined) per read window; bounds memory when reading.
+READ_WINDOW = 8 * 1024 * 1024
+TEMP_NAME = re.compile(r"^\.storages-[0-9a-f]{16}\.part$")
+
+
+def _missing(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno == errno.ENOENT
+
+
+@deconstructible
+class SFTPStorage(BaseStorage):
+    transient_attributes = ("_pool", "_prompted_password")
+    required_options = ("host",)
+
+    @classmethod
+    def get_default_settings(cls) -> dict[str, SettingSpec]:
+        return {
+            "host": ("SFTP_STORAGE_HOST", None),
+            "params": ("SFTP_STORAGE_PARAMS", {}),
+            "root_path": ("SFTP_STORAGE_ROOT", ""),
+            "base_url": ("SFTP_BASE_URL", None),
+            "file_mode": ("SFTP_STORAGE_FILE_MODE", None),
+            "dir_mode": ("SFTP_STORAGE_DIR_MODE", None),
+            "uid": ("SFTP_STORAGE_UID", None),
+            "gid": ("SFTP_STORAGE_GID", None),
+            "known_host_file": ("SFTP_KNOWN_HOST_FILE", None),
+            "interactive": ("SFTP_STORAGE_INTERACTIVE", False),
+            "timeout": ("SFTP_STORAGE_TIMEOUT", 30.0),
+            "allow_unknown_host_keys": ("SFTP_ALLOW_UNKNOWN_HOST_KEYS", False),
+            "file_overwrite": ("SFTP_STORAGE_FILE_OVERWRITE", False),
+            "max_idle_connections": ("SFTP_STORAGE_MAX_IDLE_CONNECTIONS", 4),
+        }
+
+    def configure(self) -> None:
+        self.params = dict(self.params or {})
+        self._target = sftp_client.Target(
+            host=self.host or "",
+            params=self.params,
+            timeout=float(self.timeout),
+            known_host_file=self.known_host_file,
+            allow_unknown_host_keys=bool(self.allow_unknown_host_keys),
+            interactive=bool(self.interactive),
+        )
+        self._root = str(self.root_path or "")
+
+    def __repr__(self) -> str:
+        shown = []
+        for option in self.get_default_settings():
+            value = getattr(self, option, None)
+            if option == "params":
+                value = mask_params(value or {})
+            shown.append(f"{option}={value!r}")
+        return f"<{type(self).__name__} {' '.join(shown)}>"
+
+    def _where(self, name: str = "") -> str:
+        where = f"{self._target.describe()}/{self._root.lstrip('/')}"
+        return f"{name!r} on {where}" if name else where
+
+    # --- connections ------------------------------------------------------------
+
+    @property
+    def pool(self) -> ConnectionPool:
+        pool = self.__dict__.get("_pool")
+        if pool is None:
+            if not self.host:
+                raise ImproperlyConfigured("SFTPStorage needs SFTP_STORAGE_HOST.")
+            target = self._target
+            max_idle = int(self.max_idle_connections)
+            prompt = self._prompt
+            pool = shared_pool(
+                ("sftp", target.fingerprint(), max_idle),
+                lambda: ConnectionPool(
+                    lambda: sftp_client.connect(target, prompt),
+                    sftp_client.close,
+                    sftp_client.is_dead,
+                    alive=sftp_client.alive,
+                    max_idle=max_idle,
+                ),
+            )
+            self.__dict__["_pool"] = pool
+        return pool
+
+    def _prompt(self, target: sftp_client.Target) -> str:
+        password = self.__dict__.get("_prompted_password")
+        if password is None:
+            password = getpass.getpass(f"SSH password for {target.describe()}: ")
+            self.__dict__["_prompted_password"] = password
+        return password
+
+    def close(self) -> None:
+        """Close idle connections (they are also closed when the storage is collected)."""
+        pool = self.__dict__.get("_pool")
+        if pool is not None:
+            pool.close()
+
+    def _run(self, operation, name: str, action: str, *, retry: bool = True):
+        try:
+            return self.pool.run(lambda connection: operation(connection.sftp), retry=retry)
+        except (SFTPStorageError, ImproperlyConfigured, SuspiciousFileOperation):
+            raise
+        except FileNotFoundError:
+            raise FileNotFoundError(f"No such file: {self._where(name)}") from None
+        except (OSError, EOFError, ValueError) as exc:
+            raise SFTPStorageError(
+                f"Could not {action} {self._where(name)}: {type(exc).__name__}: {exc}"
+            ) from None
+        except Exception as exc:  # paramiko.SSHException and relatives
+            raise SFTPStorageError(
+                f"Could not {action} {self._where(name)}: {type(exc).__name__}: {exc}"
+            ) from None
+
+    def _path(self, name: str) -> str:
+        return safe_join(self._root, name)
+
+    # --- reading ------------------------------------------------------------------
+
+    def _open(self, name: str, mode: str = "rb") -> Any:
+        path = self._path(name)
+        if is_write_mode(mode):
+            return RemoteWriteFile(
+                name, mode, lambda spool: self._store(name, spool, overwrite=True)
+            )
+
+        def opener():
+            lease = self.pool.acquire()
+            try:
+                handle = lease.connection.sftp.open(path, "rb")
+                size = handle.stat().st_size
+            except BaseException as exc:
+                if self.pool.is_dead(exc, lease.connection):
+                    self.pool.discard(lease)
+                else:
+                    self.pool.release(lease)
+                if lease.reused and lease.broken:
+                    return opener()  # a dropped idle connection: once more, fresh
+                if _missing(exc):
+                    raise FileNotFoundError(f"No such file: {self._where(name)}") from None
+                raise SFTPStorageError(
+                    f"Could not read {self._where(name)}: {type(exc).__name__}: {exc}"
+                ) from None
+            return SFTPReadStream(self, lease, handle, size, name), size
+
+        return RemoteFile(name, mode, opener)
+
+    # --- writing ------------------------------------------------------------------
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        if not self.file_overwrite:
+            return super().get_available_name(name, max_length)
+        self._path(name)  # refuse unsafe names before anything else
+        if max_length is not None and len(name) > max_length:
+            raise SuspiciousFileOperation(
+                f"Storage can not keep {name!r}: it is longer than {max_length} characters."
+            )
+        return name
+
+    def _save(self, name: str, content: Any) -> str:
+        return self._store(name, content, overwrite=bool(self.file_overwrite))
+
+    def _store(self, name: str, content: Any, *, overwrite: bool) -> str:
+        name = clean_name(name)
+        directory = posixpath.dirname(self._path(name))
+        temporaries: list[str] = []
+        seekable = not hasattr(content, "seekable") or content.seekable()
+
+        def upload(sftp) -> None:
+            temporary = posixpath.join(directory, f".storages-{uuid.uuid4().hex[:16]}.part")
+            temporaries.append(temporary)
+            try:
+                handle = sftp.open(temporary, "wxb")
+            except FileNotFoundError:
+                self._makedirs(sftp, directory)
+                handle = sftp.open(temporary, "wxb")
+            with handle:
+                handle.set_pipelined(True)
+                for chunk in content_chunks(content, WRITE_CHUNK):
+                    handle.write(chunk)
+            if self.file_mode is not None:
+                sftp.chmod(temporary, self.file_mode)
+            self._chown(sftp, temporary)
+
+        try:
+            self._run(upload, name, "upload", retry=seekable)
+            return self._publish(name, temporaries[-1], overwrite)
+        except BaseException:
+            self._remove_temporaries(temporaries)
+            raise
+
+    def _publish(self, name: str, temporary: str, overwrite: bool) -> str:
+        if overwrite:
+
+            def replace(sftp) -> None:
+                try:
+                    sftp.posix_rename(temporary, self._path(name))
+                except OSError as exc:
+                    if (
+                        "extension" not in str(exc).lower()
+                        and "unsupported" not in str(exc).lower()
+                    ):
+                        raise
+                    # No posix-rename extension: remove, then a plain rename.
+                    with contextlib.suppress(FileNotFoundError):
+                        sftp.remove(self._path(name))
+                    sftp.rename(temporary, self._path(name))
+
+            self._run(replace, name, "store")
+            return name
+
+        def claim(sftp) -> str | None:
+            # SSH_FXP_RENAME fails when the target exists: an atomic claim.
+            try:
+                sftp.rename(temporary, self._path(candidate))
+            except OSError as exc:
+                if self._exists(sftp, self._path(candidate)):
+                    return None
+                raise exc from None  # the rename failed for another reason
+            return candidate
+
+        candidate = name
+        for _attempt in range(100):
+            placed = self._run(claim, candidate, "store")
+            if placed is not None:
+                return placed
+            candidate = self.get_available_name(name)
+        raise SFTPStorageError(f"Could not find a free name for {self._where(name)}.")
+
+    def _remove_temporaries(self, temporaries: list[str]) -> None:
+        for temporary in temporaries:
+            try:
+                self.pool.run(lambda c, path=temporary: c.sftp.remove(path), retry=False)
+            except Exception:  # best effort; the server may be gone
+                logger.debug("Could not remove a temporary upload on %s", self._where())
+
+    def _chown(self, sftp, path: str) -> None:
+        if self.uid is None and self.gid is None:
+            return
+        uid, gid = self.uid, self.gid
+        if uid is None or gid is None:
+            attributes = sftp.stat(path)
+            uid = attributes.st_uid if uid is None else uid
+            gid = attributes.st_gid if gid is None else gid
+        sftp.chown(path, uid, gid)
+
+    def _makedirs(self, sftp, directory: str) -> None:
+        if directory in ("", "/", "."):
+            return
+        try:
+            sftp.stat(directory)
+            return
+        except FileNotFoundError:
+            pass
+        self._makedirs(sftp, posixpath.dirname(directory))
+        try:
+            if self.dir_mode is not None:
+                sftp.mkdir(directory, self.dir_mode)
+            else:
+                sftp.mkdir(directory)
+        except OSError:
+            if not self._is_dir(sftp, directory):  # another writer may have made it
+                raise
+            return
+        self._chown(sftp, directory)
+
+    @staticmethod
+    def _exists(sftp, path: str) -> bool:
+        try:
+            sftp.stat(path)
+        except FileNotFoundError:
+            return False
+        return True
+
+    @staticmethod
+    def _is_dir(sftp, path: str) -> bool:
+        try:
+            return stat.S_ISDIR(sftp.stat(path).st_mode)
+        except FileNotFoundError:
+            return False
+
+    # --- the rest of the Storage API ---------------------------------------------
+
+    def exists(self, name: str) -> bool:
+        path = self._path(name)
+
+        return self._run(lambda sftp: self._exists(sftp, path), name, "check")
+
+    def delete(self, name: str) -> None:
+        path = self._path(name)
+
+        def remove(sftp) -> None:
+            try:
+                attributes = sftp.stat(path)
+            except FileNotFoundError:
+                return  # deleting a missing file is a no-op
+            try:
+                if stat.S_ISDIR(attributes.st_mode):
+                    sftp.rmdir(path)
+                else:
+                    sftp.remove(path)
+            except FileNotFoundError:
+                return
+
+        self._run(remove, name, "delete")
+
+    def _stat(self, name: str):
+        path = self._path(name)
+        return self._run(lambda sftp: sftp.stat(path), name, "stat")
+
+    def size(self, name: str) -> int:
+        return self._stat(name).st_size
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        directory = self._path(path)
+        try:
+            entries = self._run(lambda sftp: sftp.listdir_attr(directory or "."), path, "list")
+        except FileNotFoundError:
+            if directory == self._root:
+                return [], []  # a store nothing was saved to yet
+            raise
+        directories, files = [], []
+        for entry in entries:
+            if stat.S_ISDIR(entry.st_mode or 0):
+                directories.append(entry.filename)
+            elif not TEMP_NAME.match(entry.filename):
+                files.append(entry.filename)
+        return directories, files
+
+    def _time(self, timestamp: float) -> datetime.datetime:
+        moment = datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc)
+        return moment if setting("USE_TZ") else timezone.make_naive(moment)
+
+    def get_modified_time(self, name: str) -> datetime.datetime:
+        return self._time(self._stat(name).st_mtime)
+
+    def get_accessed_time(self, name: str) -> datetime.datetime:
+        return self._time(self._stat(name).st_atime)
+
+    def url(self, name: str) -> str:
+        base_url = self.base_url if self.base_url is not None else setting("MEDIA_URL")
+        if base_url is None:
+            raise ValueError("SFTPStorage.url() needs SFTP_BASE_URL or MEDIA_URL.")
+        return urljoin(base_url, filepath_to_uri(clean_name(name)))
+
+
+class SFTPReadStream(io.RawIOBase):
+    """A remote file read in pipelined windows of :data:`READ_WINDOW` bytes.
+
+    paramiko's ``readv`` sends every 32 KiB request of a window at once, so a
+    window costs about one round trip; memory stays within about two windows.
+    """
+
+    def __init__(self, storage: SFTPStorage, lease, handle, size: int, name: str) -> None:
+        self._storage = storage
+        self._lease = lease
+        self._handle = handle
+        self._size = size
+        self._name = name
+        self._pos = 0
+        self._window = b""
+        self._window_start = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        target = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence] + offset
+        if target < 0:
+            raise ValueError("negative seek position")
+        self._pos = target
+        return target
+
+    def readinto(self, buffer) -> int:
+        if self._pos >= self._size:
+            return 0
+        offset = self._pos - self._window_start
+        if not 0 <= offset < len(self._window):
+            self._fill()
+            offset = 0
+        view = memoryview(buffer)
+        count = min(len(view), len(self._window) - offset)
+        view[:count] = self._window[offset : offset + count]
+        self._pos += count
+        return count
+
+    def _fill(self) -> None:
+        length = min(READ_WINDOW, self._size - self._pos)
+        self._window = b""
+        try:
+            self._window = b"".join(self._handle.readv([(self._pos, length)]))
+        except Exception as exc:
+            pool = self._storage.pool
+            if pool.is_dead(exc, self._lease.connection):
+                self._lease.broken = True
+            raise SFTPStorageError(
+                f"Download of {self._storage._where(self._name)} failed: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+        if not self._window:
+            raise SFTPStorageError(
+                f"Download of {self._storage._where(self._name)} ended early (file shrank?)."
+            )
+        self._window_start = self._pos
+
+    def close(self) -> None:
+        if not self.closed:
+            lease, self._lease = self._lease, None
+            self._window = b""
+            if lease is not None:
+                try:
+                    self._handle.close()
+                except Exception:
+                    lease.broken = True
+                self._storage.pool.release(lease)
+        super().close()
