@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-import pytest
+import gc
+import hashlib
+import io
+import logging
+import os
+import pickle
+import time
+import tracemalloc
 
-from storages.backends.database import DatabaseStorage
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.management import CommandError, call_command
+
+from storages.backends.database import BlobChangedError, DatabaseStorage, DatabaseStorageError
 from tests.contract import StorageContract
 from tests.servers.databases import add_django_database, unique_name
+from tests.servers.process import free_port
 
 BASE_URL = "/dbfiles/"
 ALIAS = "dbfiles"
@@ -103,3 +117,312 @@ class TestMariaDBOdbc(DatabaseContract):
     @pytest.fixture
     def connection_options(self, mariadb_server):
         return {"connection_string": mariadb_server.odbc()}
+
+
+# Backend-specific behaviour, on every database and both ways of connecting.
+KINDS = ["sqlite-django", "postgresql-django", "mariadb-django"]
+KINDS += ["sqlite-odbc", "postgresql-odbc", "mariadb-odbc"]
+
+
+@pytest.fixture(params=KINDS)
+def kind(request):
+    return request.param
+
+
+@pytest.fixture
+def connection_for(kind, request, tmp_path):
+    """Connection options for ``kind`` (registering a Django alias while the test runs)."""
+    vendor, via = kind.split("-")
+    fixture = {"postgresql": "postgres_server", "mariadb": "mariadb_server"}.get(vendor)
+    server = request.getfixturevalue(fixture) if fixture else None
+    if via == "odbc":
+        yield {
+            "connection_string": sqlite_odbc(tmp_path / "f.sqlite3")
+            if server is None
+            else server.odbc()
+        }
+        return
+    settings_dict = (
+        sqlite_django(tmp_path / "f.sqlite3") if server is None else (server.django_settings())
+    )
+    with add_django_database(ALIAS, settings_dict):
+        yield {"database": ALIAS}
+
+
+@pytest.fixture
+def make_storage(connection_for, django_db_blocker):
+    """Build DatabaseStorages on fresh tables; drop them afterwards."""
+    made: list[DatabaseStorage] = []
+
+    def make(**options) -> DatabaseStorage:
+        options = {**connection_for, "db_table": unique_name(), "base_url": BASE_URL, **options}
+        storage = DatabaseStorage(**options)
+        storage.create_table()
+        made.append(storage)
+        return storage
+
+    with django_db_blocker.unblock():
+        yield make
+        for storage in made:
+            storage.drop_table()
+            storage.connector.close()
+
+
+class FailingContent(ContentFile):
+    """Content whose reading breaks after two chunks, like a dropped upload."""
+
+    def chunks(self, chunk_size=None):
+        yield b"a" * 70_000
+        yield b"b" * 70_000
+        raise OSError("connection reset by peer")
+
+
+INJECTIONS = [
+    "x'; DROP TABLE files; --.txt",
+    'a" OR "1"="1.txt',
+    "b` OR 1=1; --.txt",
+    "c''); DELETE FROM files; --.txt",
+    "100%_off!.txt",
+    "semi;colon/and ? mark %s.txt",
+]
+
+
+class TestDatabaseStorage:
+    def test_names_with_sql_in_them_are_just_names(self, make_storage):
+        storage = make_storage()
+        for index, name in enumerate(INJECTIONS):
+            assert storage.save(name, ContentFile(f"body {index}".encode())) == name
+        for index, name in enumerate(INJECTIONS):
+            assert storage.exists(name)
+            assert storage.open(name).read() == f"body {index}".encode()
+        assert sorted(storage.listdir("")[1]) == sorted(n for n in INJECTIONS if "/" not in n)
+        assert storage.listdir("semi;colon")[1] == ["and ? mark %s.txt"]
+        # LIKE wildcards in a directory name match only themselves.
+        storage.save("a%/one.txt", ContentFile(b"1"))
+        storage.save("ab/two.txt", ContentFile(b"2"))
+        storage.save("a_/three.txt", ContentFile(b"3"))
+        assert storage.listdir("a%") == ([], ["one.txt"])
+        assert storage.listdir("a_") == ([], ["three.txt"])
+        assert not storage.exists("%")
+        storage.delete("%")
+        assert storage.exists("ab/two.txt")
+
+    def test_failure_in_the_middle_of_a_save_leaves_the_old_state(self, make_storage):
+        storage = make_storage(write_chunk_size=64 * 1024)
+        storage.save("doc.bin", ContentFile(b"old content"))
+        with pytest.raises(OSError, match="connection reset"):
+            storage.save("doc.bin", FailingContent(b"", name="doc.bin"))
+        assert storage.open("doc.bin").read() == b"old content"
+        assert storage.size("doc.bin") == len(b"old content")
+        with pytest.raises(OSError, match="connection reset"):
+            storage.save("new.bin", FailingContent(b"", name="new.bin"))
+        assert not storage.exists("new.bin")
+        assert storage.listdir("")[1] == ["doc.bin"]
+
+    def test_failure_without_overwrite_leaves_nothing(self, make_storage):
+        storage = make_storage(write_chunk_size=64 * 1024, file_overwrite=False)
+        storage.save("doc.bin", ContentFile(b"old"))
+        with pytest.raises(OSError, match="connection reset"):
+            storage.save("doc.bin", FailingContent(b"", name="doc.bin"))
+        assert storage.listdir("")[1] == ["doc.bin"]
+        assert storage.open("doc.bin").read() == b"old"
+
+    def test_ranged_reads_fetch_only_the_part(self, make_storage):
+        storage = make_storage(chunk_size=64 * 1024, write_chunk_size=256 * 1024)
+        payload = os.urandom(1024 * 1024 + 17)
+        storage.save("big.bin", ContentFile(payload))
+        assert storage.read_range("big.bin", 1000, 10) == payload[1000:1010]
+        with storage.open("big.bin") as handle:
+            handle.seek(700_000)
+            assert handle.read(100) == payload[700_000:700_100]
+            handle.seek(-5, os.SEEK_END)
+            assert handle.read() == payload[-5:]
+            handle.seek(0)
+            assert handle.read() == payload
+        assert storage.size("big.bin") == len(payload)
+
+    def test_replacement_while_reading_is_detected(self, make_storage):
+        storage = make_storage(chunk_size=64 * 1024)
+        storage.save("v.bin", ContentFile(b"1" * 200_000))
+        handle = storage.open("v.bin")
+        assert handle.read(10) == b"1" * 10
+        time.sleep(0.002)  # the modification time is in microseconds
+        storage.save("v.bin", ContentFile(b"2" * 300_000))
+        with pytest.raises(BlobChangedError, match="replaced"):
+            handle.read()
+        handle.close()
+
+    def test_exclusive_mode_refuses_an_existing_name(self, make_storage):
+        storage = make_storage()
+        with storage.open("x.txt", "xb") as handle:
+            handle.write(b"first")
+        with pytest.raises(FileExistsError), storage.open("x.txt", "xb") as handle:
+            handle.write(b"second")
+        assert storage.open("x.txt").read() == b"first"
+        with storage.open("x.txt", "wb") as handle:
+            handle.write(b"replaced")
+        assert storage.open("x.txt").read() == b"replaced"
+
+    def test_unclosed_writer_stores_nothing(self, make_storage):
+        storage = make_storage()
+        handle = storage.open("dropped.txt", "w")
+        handle.write("half")
+        del handle
+        gc.collect()
+        assert not storage.exists("dropped.txt")
+
+    def test_open_modes_that_cannot_work_are_refused(self, make_storage):
+        storage = make_storage()
+        storage.save("f.txt", ContentFile(b"x"))
+        for mode in ("ab", "r+b", "w+"):
+            with pytest.raises(ValueError, match="mode"):
+                storage.open("f.txt", mode)
+
+    def test_table_without_a_modified_column(self, make_storage):
+        storage = make_storage(modified_column=None)
+        storage.save("old.txt", ContentFile(b"legacy"))
+        assert storage.open("old.txt").read() == b"legacy"
+        with pytest.raises(NotImplementedError):
+            storage.get_modified_time("old.txt")
+
+    def test_missing_table_says_how_to_create_it(self, connection_for, django_db_blocker):
+        storage = DatabaseStorage(**connection_for, db_table=unique_name("missing"))
+        with django_db_blocker.unblock(), pytest.raises(DatabaseStorageError) as caught:
+            storage.exists("a.txt")
+        assert "createfilestable" in str(caught.value)
+        assert "a.txt" in str(caught.value)
+
+    def test_streaming_memory_is_bounded(self, make_storage, tmp_path):
+        storage = make_storage(chunk_size=256 * 1024, write_chunk_size=1024 * 1024)
+        source = tmp_path / "source.bin"
+        size = 12 * 1024 * 1024
+        with open(source, "wb") as out:
+            for _ in range(size // (1024 * 1024)):
+                out.write(os.urandom(1024 * 1024))
+        tracemalloc.start()
+        try:
+            with open(source, "rb") as handle:
+                storage.save("big.bin", File(handle))
+            _current, write_peak = tracemalloc.get_traced_memory()
+            tracemalloc.reset_peak()
+            digest = hashlib.sha256()
+            with storage.open("big.bin") as handle:
+                for chunk in handle.chunks(256 * 1024):
+                    digest.update(chunk)
+            _current, read_peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert digest.hexdigest() == hashlib.sha256(source.read_bytes()).hexdigest()
+        assert write_peak < 8 * 1024 * 1024, write_peak
+        assert read_peak < 4 * 1024 * 1024, read_peak
+
+
+BAD_IDENTIFIERS = [
+    "files; DROP TABLE x",
+    'files"',
+    "files`",
+    "fi les",
+    "1files",
+    "files--",
+    "a.b.c",
+    "",
+    "x" * 64,
+]
+
+
+class TestConfiguration:
+    @pytest.mark.parametrize("value", BAD_IDENTIFIERS)
+    @pytest.mark.parametrize("option", ["db_table", "fname_column", "blob_column", "size_column"])
+    def test_identifiers_are_validated(self, option, value):
+        with pytest.raises(ImproperlyConfigured, match="not a plain SQL identifier"):
+            DatabaseStorage(**{option: value})
+
+    def test_schema_qualified_table_is_quoted_per_part(self):
+        from storages.database_dialects import dialect_for
+
+        assert dialect_for("PostgreSQL").quote("s.t") == '"s"."t"'
+        assert dialect_for("MariaDB").quote("s.t") == "`s`.`t`"
+        assert dialect_for("Microsoft SQL Server").quote("t") == "[t]"
+        with pytest.raises(ImproperlyConfigured, match="dialect"):
+            dialect_for("Informix")
+
+    def test_db_files_setting_and_db_files_url(self, settings):
+        settings.DB_FILES = {"db_table": "FILES", "fname_column": "FILE_NAME", "size_column": "S"}
+        settings.DB_FILES_URL = "http://localhost/dbfiles"
+        storage = DatabaseStorage()
+        assert (storage.db_table, storage.fname_column, storage.size_column) == (
+            "FILES",
+            "FILE_NAME",
+            "S",
+        )
+        assert storage.url("a b/c.txt") == "http://localhost/dbfiles/a%20b/c.txt"
+        settings.DB_FILES = {**settings.DB_FILES, "base_url": "/in-dict/"}
+        assert storage.url("c.txt") == "/in-dict/c.txt"
+
+    def test_original_constructor_dictionary_and_keyword_precedence(self):
+        storage = DatabaseStorage({"db_table": "FILES", "blob_column": "BLOB"}, blob_column="B")
+        assert (storage.db_table, storage.blob_column) == ("FILES", "B")
+        path, args, kwargs = storage.deconstruct()
+        assert path == "storages.backends.database.DatabaseStorage"
+        assert DatabaseStorage(*args, **kwargs).blob_column == "B"
+
+    def test_unknown_keys_are_refused(self, settings):
+        with pytest.raises(ImproperlyConfigured, match="no option 'bucket'"):
+            DatabaseStorage(bucket="x")
+        settings.DB_FILES = {"tabel": "x"}
+        with pytest.raises(ImproperlyConfigured, match=r"unknown key.*'tabel'"):
+            DatabaseStorage()
+
+    def test_url_needs_a_base_url(self):
+        with pytest.raises(ValueError, match="DB_FILES_URL"):
+            DatabaseStorage().url("a.txt")
+
+    def test_secret_in_connection_string_never_shown(self, caplog):
+        secret = "s3cr3t-Pa55"
+        port = free_port()
+        storage = DatabaseStorage(
+            connection_string=(
+                "DRIVER={PostgreSQL Unicode};SERVER=127.0.0.1;"
+                f"PORT={port};DATABASE=x;UID=me;PWD={{{secret}}}"
+            )
+        )
+        with caplog.at_level(logging.DEBUG), pytest.raises(DatabaseStorageError) as caught:
+            storage.exists("a.txt")
+        message = str(caught.value)
+        assert "127.0.0.1" in message
+        assert secret not in message
+        assert secret not in repr(storage)
+        assert secret not in caplog.text
+        assert caught.value.__cause__ is None and caught.value.__suppress_context__
+        assert pickle.loads(pickle.dumps(storage)).connection_string == storage.connection_string
+
+
+class TestCreateTableCommand:
+    def test_prints_the_sql_for_the_dialect(self, postgres_server, django_db_blocker, settings):
+        settings.DB_FILES = {"connection_string": postgres_server.odbc(), "db_table": "t"}
+        out = io.StringIO()
+        with django_db_blocker.unblock():
+            call_command("createfilestable", "--sql", "--name-length", "100", stdout=out)
+        assert 'CREATE TABLE IF NOT EXISTS "t" ("name" VARCHAR(100) NOT NULL PRIMARY KEY' in (
+            out.getvalue()
+        )
+        assert "SET STORAGE EXTERNAL" in out.getvalue()
+
+    @pytest.mark.django_db
+    def test_creates_the_table_on_the_default_database(self, settings):
+        settings.STORAGES = {
+            "default": {"BACKEND": "storages.backends.database.DatabaseStorage"},
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
+        out = io.StringIO()
+        call_command("createfilestable", stdout=out)
+        call_command("createfilestable", "--storage", "default", stdout=out)  # idempotent
+        assert "STORAGES['default']: table storages_files of database 'default'" in out.getvalue()
+        from django.core.files.storage import default_storage
+
+        name = default_storage.save("in/default.txt", ContentFile(b"on the default alias"))
+        assert default_storage.open(name).read() == b"on the default alias"
+
+    def test_refuses_an_alias_that_is_not_a_database_storage(self):
+        with pytest.raises(CommandError, match="not a DatabaseStorage"):
+            call_command("createfilestable", "--storage", "staticfiles")

@@ -46,6 +46,9 @@ SAVE_ATTEMPTS = 5
 
 _connector_lock = threading.Lock()
 
+# How the databases say "no such table" (SQLite, PostgreSQL, MySQL, SQL Server).
+MISSING_TABLE = ("no such table", "does not exist", "doesn't exist", "invalid object name")
+
 
 class DatabaseStorageError(OSError):
     """A database failure, naming the file and the store but never a password."""
@@ -185,7 +188,7 @@ class DatabaseStorage(BaseStorage):
             what = f" {name!r}" if name is not None else ""
             detail = scrub(str(exc), connector.secrets())
             hint = ""
-            if any(word in detail.lower() for word in ("no such table", "does not exist")):
+            if any(word in detail.lower() for word in MISSING_TABLE):
                 hint = " (create the table with: manage.py createfilestable)"
             error = DatabaseStorageError(
                 f"Could not {action}{what} in {self.describe()}: {detail}{hint}"
