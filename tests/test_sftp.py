@@ -89,7 +89,7 @@ class TestHostKeys:
 
 class TestBehaviour:
     def test_overwrite_option_replaces_atomically(self, sshd_server):
-        storage = fresh(sshd_server, file_overwrite=True)
+        storage = fresh(sshd_server, allow_overwrite=True)
         assert storage.save("f.txt", ContentFile(b"one")) == "f.txt"
         assert storage.save("f.txt", ContentFile(b"two")) == "f.txt"
         assert storage.open("f.txt").read() == b"two"

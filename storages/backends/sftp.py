@@ -69,7 +69,7 @@ class SFTPStorage(BaseStorage):
             "interactive": ("SFTP_STORAGE_INTERACTIVE", False),
             "timeout": ("SFTP_STORAGE_TIMEOUT", 30.0),
             "allow_unknown_host_keys": ("SFTP_ALLOW_UNKNOWN_HOST_KEYS", False),
-            "file_overwrite": ("SFTP_STORAGE_FILE_OVERWRITE", False),
+            "allow_overwrite": ("SFTP_ALLOW_OVERWRITE", False),
             "max_idle_connections": ("SFTP_STORAGE_MAX_IDLE_CONNECTIONS", 4),
         }
 
@@ -187,7 +187,7 @@ class SFTPStorage(BaseStorage):
     # --- writing ------------------------------------------------------------------
 
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
-        if not self.file_overwrite:
+        if not self.allow_overwrite:
             return super().get_available_name(name, max_length)
         self._path(name)  # refuse unsafe names before anything else
         if max_length is not None and len(name) > max_length:
@@ -197,7 +197,7 @@ class SFTPStorage(BaseStorage):
         return name
 
     def _save(self, name: str, content: Any) -> str:
-        return self._store(name, content, overwrite=bool(self.file_overwrite))
+        return self._store(name, content, overwrite=bool(self.allow_overwrite))
 
     def _store(self, name: str, content: Any, *, overwrite: bool) -> str:
         name = clean_name(name)
