@@ -72,7 +72,7 @@ class SigV4Presigner:
 
     def presign_get(self, key: str, expires_in: int, now: datetime.datetime | None = None) -> str:
         frozen = self._credentials.get_frozen_credentials()
-        now = now or datetime.datetime.now(datetime.timezone.utc)
+        now = now or _utcnow()
         stamp = now.strftime("%Y%m%dT%H%M%SZ")
         day = stamp[:8]
         scope = f"{day}/{self.region}/s3/aws4_request"
@@ -97,6 +97,10 @@ class SigV4Presigner:
             self._signing_key(frozen.secret_key, day), to_sign.encode(), hashlib.sha256
         ).hexdigest()
         return f"{self.base.origin}{path}?{query}&X-Amz-Signature={signature}"
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def _hmac(key: bytes, message: str) -> bytes:

@@ -72,6 +72,9 @@ _client_lock = threading.Lock()
 # ``Storage.save()`` passes ``max_length`` to ``get_available_name`` only; a save
 # that loses a race needs it again to pick the next name.
 _pending = threading.local()
+# Set while the manifest storage rewrites references inside CSS/JS: those must be
+# plain addresses, never signed (expiring) URLs.
+_plain_urls = threading.local()
 
 
 def calling_format_style(value: Any) -> tuple[str, bool]:
@@ -146,7 +149,7 @@ class S3Storage(BaseStorage):
             "conditional_writes": ("AWS_S3_CONDITIONAL_WRITES", True),
             "gzip": ("AWS_IS_GZIPPED", False),
             "gzip_content_types": ("GZIP_CONTENT_TYPES", DEFAULT_GZIP_CONTENT_TYPES),
-            "signature_version": ("AWS_S3_SIGNATURE_VERSION", None),
+            "signature_version": ("AWS_S3_SIGNATURE_VERSION", "s3v4"),
             "addressing_style": ("AWS_S3_ADDRESSING_STYLE", None),
             "proxies": ("AWS_S3_PROXIES", None),
             "use_ssl": ("AWS_S3_USE_SSL", True),
@@ -476,12 +479,13 @@ class S3Storage(BaseStorage):
         key = self._key(name)
         expire = self.querystring_expire if expire is None else expire
         domain = self.custom_domain or (self.bucket_name if self._bucket_is_host else None)
+        plain = getattr(_plain_urls, "active", False)
         if domain:
             url = f"{self.url_protocol}//{domain}/{quote_key(key)}"
-            if self.cloudfront_key_id and self.cloudfront_key:
+            if self.cloudfront_key_id and self.cloudfront_key and not plain:
                 return self._cloudfront_url(url, expire)
             return url
-        if not (self.querystring_auth or parameters or http_method):
+        if plain or not (self.querystring_auth or parameters or http_method):
             return self._base().url(key)
         if not (parameters or http_method):
             presigner = self._fast_presigner()
@@ -568,6 +572,15 @@ class S3StaticStorage(S3Storage):
 @deconstructible
 class S3ManifestStaticStorage(ManifestFilesMixin, S3StaticStorage):
     """Static files with content hashes in their names (``ManifestStaticFilesStorage``)."""
+
+    def _url(self, hashed_name_func: Any, name: str, force: bool = False, **kwargs: Any) -> str:
+        # force=True is post-processing computing the names written into files.
+        previous = getattr(_plain_urls, "active", False)
+        _plain_urls.active = previous or force
+        try:
+            return super()._url(hashed_name_func, name, force, **kwargs)
+        finally:
+            _plain_urls.active = previous
 
 
 def _seekable(content: Any) -> bool:
