@@ -35,7 +35,7 @@ from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 from django.utils.encoding import filepath_to_uri
 
-from storages.base import BaseStorage, SettingSpec, unknown_options
+from storages.base import BaseStorage, SettingSpec
 from storages.database_connections import DjangoConnector, OdbcConnector, is_retryable, scrub
 from storages.database_dialects import Dialect, dialect_for, like_prefix, validate_identifier
 from storages.utils import content_chunks, safe_join, setting
@@ -75,6 +75,15 @@ class DatabaseStorage(BaseStorage):
                 raise ImproperlyConfigured("DatabaseStorage(option=...) must be a dict.")
             options = {**option, **options}
         super().__init__(**options)
+        # Checked here, not while resolving: that also runs on setting changes,
+        # where raising would break override_settings for everyone.
+        db_files = setting("DB_FILES") or {}
+        unknown = sorted(set(db_files) - set(self.get_default_settings()))
+        if unknown:
+            raise ImproperlyConfigured(
+                f"settings.DB_FILES has unknown key(s) {', '.join(map(repr, unknown))}; "
+                f"known keys: {', '.join(sorted(self.get_default_settings()))}."
+            )
 
     @classmethod
     def get_default_settings(cls) -> dict[str, SettingSpec]:
@@ -100,12 +109,6 @@ class DatabaseStorage(BaseStorage):
         if not isinstance(db_files, dict):
             raise ImproperlyConfigured("settings.DB_FILES must be a dict.")
         spec = cls.get_default_settings()
-        unknown = sorted(set(db_files) - set(spec))
-        if unknown:
-            raise ImproperlyConfigured(
-                f"settings.DB_FILES has unknown key(s) {', '.join(map(repr, unknown))}; "
-                f"known keys: {', '.join(sorted(spec))}."
-            )
         resolved = {}
         for option, (_name, default) in spec.items():
             if option in options:
@@ -120,8 +123,7 @@ class DatabaseStorage(BaseStorage):
 
     @classmethod
     def missing_options(cls, options: dict[str, Any]) -> list[str]:
-        unknown_options(cls, options, cls.get_default_settings())
-        return []
+        return []  # every option has a default
 
     def configure(self) -> None:
         self.db_table = validate_identifier(self.db_table, "db_table", qualified=True)
