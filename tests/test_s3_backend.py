@@ -700,3 +700,18 @@ def test_one_client_shared_by_threads(storage):
 def test_manifest_storage_reads_no_manifest_when_missing(seaweed_options):
     storage = S3ManifestStaticStorage(**seaweed_options)
     assert storage.hashed_files == {}
+
+
+def test_writer_dropped_without_close_publishes_nothing(seaweedfs_server, seaweed_options):
+    import gc
+
+    storage = small_parts(seaweed_options)
+    handle = storage.open("dropped.bin", "wb")
+    handle.write(b"d" * (6 * MIB))
+    del handle
+    gc.collect()
+    assert not storage.exists("dropped.bin")
+    uploads = raw_client(seaweedfs_server).list_multipart_uploads(
+        Bucket=seaweed_options["bucket_name"], Prefix=seaweed_options["location"]
+    )
+    assert not uploads.get("Uploads")
