@@ -79,6 +79,8 @@ class TestGridFSContract(StorageContract):
         }
 
 
+# The test overrides DATABASES for an alias no test database uses.
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
 class TestConfiguration:
     def test_django_alias_as_in_the_original(self, mongodb_uri, bucket_name):
         databases = {
