@@ -40,8 +40,9 @@ __all__ = ["HostKeyError", "SFTPStorage", "SFTPStorageError"]
 
 #: paramiko sends at most 32 KiB per SFTP request; writes are pipelined.
 WRITE_CHUNK = 1024 * 1024
-#: Bytes requested ahead (pipelined) per read window; bounds memory when reading.
-READ_WINDOW = 8 * 1024 * 1024
+#: Bytes of read requests kept in flight ahead of the reader; bounds memory.
+READ_AHEAD = 8 * 1024 * 1024
+REQUEST_SIZE = 32 * 1024
 TEMP_NAME = re.compile(r"^\.storages-[0-9a-f]{16}\.part$")
 
 
@@ -384,10 +385,15 @@ class SFTPStorage(BaseStorage):
 
 
 class SFTPReadStream(io.RawIOBase):
-    """A remote file read in pipelined windows of :data:`READ_WINDOW` bytes.
+    """A remote file read with a rolling, bounded read-ahead.
 
-    paramiko's ``readv`` sends every 32 KiB request of a window at once, so a
-    window costs about one round trip; memory stays within about two windows.
+    paramiko reads fast only when many 32 KiB read requests are in flight
+    (``prefetch``), but its ``prefetch`` asks for the whole rest of the file and
+    keeps every answer until read, and ``readv`` drains its pipeline at the end
+    of each call. Here requests for the next half of :data:`READ_AHEAD` bytes
+    are sent whenever less than that is outstanding: the pipe never drains on
+    a sequential read, and at most ``READ_AHEAD`` bytes are requested but
+    unread, whatever the file size and however little of it is read.
     """
 
     def __init__(self, storage: SFTPStorage, lease, handle, size: int, name: str) -> None:
@@ -397,8 +403,7 @@ class SFTPReadStream(io.RawIOBase):
         self._size = size
         self._name = name
         self._pos = 0
-        self._window = b""
-        self._window_start = 0
+        self._requested = 0  # read requests have been sent up to this offset
 
     def readable(self) -> bool:
         return True
@@ -413,45 +418,51 @@ class SFTPReadStream(io.RawIOBase):
         target = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence] + offset
         if target < 0:
             raise ValueError("negative seek position")
-        self._pos = target
+        if target != self._pos:
+            self._requested = target  # read ahead from the new place
+            self._pos = target
         return target
+
+    def _request_ahead(self) -> None:
+        if self._requested >= self._size or self._requested - self._pos >= READ_AHEAD // 2:
+            return
+        end = min(self._size, self._pos + READ_AHEAD)
+        blocks = [
+            (offset, min(REQUEST_SIZE, end - offset))
+            for offset in range(self._requested, end, REQUEST_SIZE)
+        ]
+        # paramiko's own readv() uses this to send a batch of reads at once.
+        self._handle._start_prefetch(blocks)
+        self._requested = end
 
     def readinto(self, buffer) -> int:
         if self._pos >= self._size:
             return 0
-        offset = self._pos - self._window_start
-        if not 0 <= offset < len(self._window):
-            self._fill()
-            offset = 0
-        view = memoryview(buffer)
-        count = min(len(view), len(self._window) - offset)
-        view[:count] = self._window[offset : offset + count]
-        self._pos += count
-        return count
-
-    def _fill(self) -> None:
-        length = min(READ_WINDOW, self._size - self._pos)
-        self._window = b""
         try:
-            self._window = b"".join(self._handle.readv([(self._pos, length)]))
+            self._request_ahead()
+            if self._handle.tell() != self._pos:
+                self._handle.seek(self._pos)
+            # One 32 KiB block per call: paramiko joins larger reads quadratically.
+            data = self._handle.read(min(len(buffer), self._size - self._pos, REQUEST_SIZE))
         except Exception as exc:
-            pool = self._storage.pool
-            if pool.is_dead(exc, self._lease.connection):
+            if self._storage.pool.is_dead(exc, self._lease.connection):
                 self._lease.broken = True
             raise SFTPStorageError(
                 f"Download of {self._storage._where(self._name)} failed: "
                 f"{type(exc).__name__}: {exc}"
             ) from None
-        if not self._window:
+        if not data:
             raise SFTPStorageError(
                 f"Download of {self._storage._where(self._name)} ended early (file shrank?)."
             )
-        self._window_start = self._pos
+        count = len(data)
+        memoryview(buffer)[:count] = data
+        self._pos += count
+        return count
 
     def close(self) -> None:
         if not self.closed:
             lease, self._lease = self._lease, None
-            self._window = b""
             if lease is not None:
                 try:
                     self._handle.close()
