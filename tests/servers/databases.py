@@ -108,6 +108,13 @@ def _postgres_ready(port: int) -> bool:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[DatabaseServer]:
+    with running_postgres() as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_postgres() -> Iterator[DatabaseServer]:
+    """A PostgreSQL server on 127.0.0.1 with an empty ``storages_test`` database."""
     initdb, postgres = _postgres_program("initdb"), _postgres_program("postgres")
     root = tempfile.mkdtemp(prefix="storages-postgres-")
     # initdb and postgres refuse to run as root: use the postgres account then.
@@ -186,6 +193,13 @@ def _mariadb_ready(port: int) -> bool:
 
 @pytest.fixture(scope="session")
 def mariadb_server() -> Iterator[DatabaseServer]:
+    with running_mariadb() as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_mariadb() -> Iterator[DatabaseServer]:
+    """A MariaDB server on 127.0.0.1 with an empty ``storages_test`` database."""
     install, mariadbd = _mariadb_program("mariadb-install-db"), _mariadb_program("mariadbd")
     root = tempfile.mkdtemp(prefix="storages-mariadb-")
     data = os.path.join(root, "data")

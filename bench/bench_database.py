@@ -1,0 +1,141 @@
+"""DatabaseStorage on SQLite, PostgreSQL and MariaDB: big blobs and many small files.
+
+Run: ``.venv/bin/python -m bench.bench_database [--big-mib M] [--small N] [--rounds R]``
+(the issue's full sizes: ``--big-mib 100 --small 10000``). Starts PostgreSQL and
+MariaDB on 127.0.0.1 like the tests, and writes docs/benchmarks/database.rst.
+
+Contenders, alternating in each round, each workload in a fresh process:
+``storages`` (DatabaseStorage: chunked appends, SUBSTRING reads) and
+``whole-blob`` (the original backend's way: the whole content in one INSERT,
+the whole blob in one SELECT). django-storages 1.14 has no database backend.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import tempfile
+import uuid
+
+from bench.common import measure, ours_python, rst_table, write_results_page
+from tests.servers.databases import running_mariadb, running_postgres
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--big-mib", type=int, default=32)
+    parser.add_argument("--small", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--databases", default="sqlite,postgresql,mariadb,postgresql-odbc")
+    args = parser.parse_args()
+    wanted = args.databases.split(",")
+
+    work = tempfile.mkdtemp(prefix="bench-database-")
+    source = os.path.join(work, "source.bin")
+    with open(source, "wb") as out:
+        for _ in range(args.big_mib):
+            out.write(os.urandom(1024 * 1024))
+
+    results: dict[tuple[str, str, str], list[dict]] = {}
+    with contextlib.ExitStack() as stack:
+        targets: dict[str, dict] = {}
+        if "sqlite" in wanted:
+            path = os.path.join(work, "files.sqlite3")
+            targets["sqlite"] = {
+                "django_db": {"ENGINE": "django.db.backends.sqlite3", "NAME": path},
+                "connection_string": None,
+            }
+        if any(w.startswith("postgresql") for w in wanted):
+            pg = stack.enter_context(running_postgres())
+            if "postgresql" in wanted:
+                targets["postgresql"] = {
+                    "django_db": pg.django_settings(),
+                    "connection_string": None,
+                }
+            if "postgresql-odbc" in wanted:
+                targets["postgresql-odbc"] = {"django_db": None, "connection_string": pg.odbc()}
+        if any(w.startswith("mariadb") for w in wanted):
+            maria = stack.enter_context(running_mariadb())
+            if "mariadb" in wanted:
+                targets["mariadb"] = {
+                    "django_db": maria.django_settings(),
+                    "connection_string": None,
+                }
+            if "mariadb-odbc" in wanted:
+                targets["mariadb-odbc"] = {"django_db": None, "connection_string": maria.odbc()}
+
+        python = ours_python()
+        contenders = ["storages", "whole-blob"]
+        for database, target in targets.items():
+            for round_index in range(args.rounds):
+                shift = round_index % len(contenders)
+                for contender in contenders[shift:] + contenders[:shift]:
+                    table = f"bench_{uuid.uuid4().hex[:10]}"
+                    common = {"contender": contender, "table": table, **target}
+                    measure(python, "database_workloads", "create", **common)
+                    runs = [
+                        ("big_save", "big_save", {"source": source}),
+                        ("big_read", "big_read", {}),
+                        ("small_saves", "small_saves", {"count": args.small}),
+                        ("small_reads", "small_reads", {"count": args.small}),
+                    ]
+                    for label, function, kwargs in runs:
+                        result = measure(python, "database_workloads", function, **common, **kwargs)
+                        results.setdefault((database, contender, label), []).append(result)
+                    measure(python, "database_workloads", "drop", **common)
+
+    def cell(key: tuple[str, str, str], per: str) -> str:
+        runs = results.get(key)
+        if not runs:
+            return "-"
+        seconds = statistics.median(r["seconds"] for r in runs)
+        rss = max(r["extra_rss_mib"] for r in runs)
+        if per == "mib":
+            return f"{seconds:.2f} s, +{rss:.0f} MiB RSS"
+        return f"{seconds:.2f} s ({args.small / seconds:.0f}/s)"
+
+    rows = []
+    for database in targets:
+        for contender in ("storages", "whole-blob"):
+            rows.append(
+                [
+                    database,
+                    contender,
+                    cell((database, contender, "big_save"), "mib"),
+                    cell((database, contender, "big_read"), "mib"),
+                    cell((database, contender, "small_saves"), "n"),
+                    cell((database, contender, "small_reads"), "n"),
+                ]
+            )
+    body = (
+        f"One save and one full read of a {args.big_mib} MiB blob, then {args.small} saves\n"
+        f"and {args.small} reads of 2 KiB files; median of {args.rounds} rounds, contenders\n"
+        "alternating, each workload in a fresh process; RSS is the peak growth of the\n"
+        "client process during the workload (the database server's memory is not\n"
+        "counted). ``storages`` is DatabaseStorage with its defaults (8 MiB appends,\n"
+        "1 MiB partial reads); ``whole-blob`` is the original backend's way (one INSERT\n"
+        "of the content read into memory, one SELECT of the whole blob), written with\n"
+        "bound parameters. ``postgresql-odbc`` goes through pyodbc and\n"
+        "``odbc-postgresql``; the others through Django's connection. Servers on\n"
+        "127.0.0.1 started as in the tests (fsync off).\n\n"
+        + rst_table(
+            [
+                "Database",
+                "Contender",
+                f"{args.big_mib} MiB save",
+                f"{args.big_mib} MiB read",
+                f"{args.small} small saves",
+                f"{args.small} small reads",
+            ],
+            rows,
+        )
+    )
+    page = write_results_page("database", "Database blobs", body)
+    print(body)
+    print(f"written to {page}")
+
+
+if __name__ == "__main__":
+    main()
