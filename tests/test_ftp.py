@@ -110,6 +110,18 @@ class TestBehaviour:
             handle.seek(0)
             assert handle.read() == payload
 
+    def test_partial_read_then_other_calls(self, vsftpd_server):
+        storage = fresh(vsftpd_server)
+        payload = os.urandom(4 * 1024 * 1024)
+        name = storage.save("partial.bin", ContentFile(payload))
+        for _ in range(3):
+            with storage.open(name, "rb") as handle:
+                assert handle.read(100) == payload[:100]
+            assert storage.size(name) == len(payload)
+        with storage.open(name, "rb") as handle:
+            assert handle.read() == payload
+        assert storage.exists(name)
+
     def test_connections_are_reused_and_closed(self, pyftpdlib_server):
         storage = fresh(pyftpdlib_server)
         storage.save("a.txt", ContentFile(b"a"))

@@ -113,6 +113,17 @@ class TestBehaviour:
             handle.seek(0)
             assert handle.read() == payload
 
+    def test_partial_read_then_other_calls(self, sshd_server):
+        storage = fresh(sshd_server, max_idle_connections=1)
+        payload = os.urandom(20 * 1024 * 1024)
+        name = storage.save("partial.bin", ContentFile(payload))
+        for _ in range(2):
+            with storage.open(name, "rb") as handle:
+                assert handle.read(100) == payload[:100]
+            # The same connection, with read-ahead answers still on the way.
+            assert storage.size(name) == len(payload)
+            assert storage.open(name).read(10) == payload[:10]
+
     def test_threads_share_the_storage(self, sshd_server):
         storage = fresh(sshd_server)
         errors: list[BaseException] = []
