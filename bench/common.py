@@ -22,22 +22,31 @@ DOCS_RESULTS = ROOT / "docs" / "benchmarks"
 DJANGO_STORAGES_PYTHON = BENCH_DIR / ".venv-django-storages" / "bin" / "python"
 
 _CHILD = """
-import importlib, json, resource, sys, time
+import importlib, json, sys, time
 sys.path[:0] = {paths!r}
+
+def status_kib(field):
+    # VmHWM/VmRSS of this process's own memory; ru_maxrss would carry the
+    # parent's high-water mark across fork and exec on Linux.
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
 module = importlib.import_module({module!r})
 kwargs = json.loads(sys.argv[1])
 setup = getattr(module, "setup", None)
 state = setup(**kwargs) if setup else None
-start_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start_rss = status_kib("VmRSS")
 started = time.perf_counter()
 workload = getattr(module, {function!r})
 extra = workload(state, **kwargs) if setup else workload(**kwargs)
 elapsed = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = status_kib("VmHWM")
 print(json.dumps({{"seconds": elapsed, "peak_rss_kib": peak, "start_rss_kib": start_rss,
                    "extra": extra if isinstance(extra, dict) else {{}}}}))
 """
-
 
 def measure(
     python: str | os.PathLike[str],

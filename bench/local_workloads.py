@@ -44,13 +44,13 @@ def big_read(contender: str, root: str) -> dict:
     storage = CONTENDERS[contender](root)
     total = 0
     with storage.open("big.bin", "rb") as handle:
-        for chunk in handle.chunks(1024 * 1024):
+        for chunk in handle.chunks(256 * 1024):
             total += len(chunk)
     return {"bytes": total}
 
 
 def raw_big_write(root: str, source: str) -> dict:
     with open(source, "rb") as src, open(os.path.join(root, "raw.bin"), "wb") as dst:
-        while chunk := src.read(1024 * 1024):
+        while chunk := src.read(256 * 1024):
             dst.write(chunk)
     return {}
