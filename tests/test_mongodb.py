@@ -256,6 +256,9 @@ class TestSecrets:
             storage.exists("a.txt")
         for text in (str(info.value), str(info2.value), repr(storage), caplog.text):
             assert secret not in text
+        with_option = GridFSStorage(uri="mongodb://h/db", client_options={"password": secret})
+        assert secret not in repr(with_option)
+        assert with_option.client_options == {"password": secret}
         assert "'a.txt'" in str(info2.value) and "media" in str(info2.value)
         assert info.value.__cause__ is None or secret not in str(info.value.__cause__)
 

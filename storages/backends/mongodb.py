@@ -170,7 +170,13 @@ class GridFSStorage(BaseStorage):
         return uri, conf.get("NAME") or GridFSStorage._uri_database(uri) or "", options
 
     def __repr__(self) -> str:
-        return redact(super().__repr__())
+        shown = []
+        for option in self.get_default_settings():
+            value = getattr(self, option, None)
+            if option == "client_options" and value:  # the driver takes passwords here too
+                value = {k: "********" if "password" in k.lower() else v for k, v in value.items()}
+            shown.append(f"{option}={value!r}")
+        return redact(f"<{type(self).__name__} {' '.join(shown)}>")
 
     # Connection -------------------------------------------------------------------------
 
@@ -361,10 +367,12 @@ class GridFSStorage(BaseStorage):
                     else:
                         upload.filename = self.get_available_name(upload.filename)
                     continue
-                for file_id in set_aside:
-                    with suppress(gridfs.errors.NoFile):
+                # Saved. Replaced versions are hidden already; a failure to delete
+                # them must not undo the save.
+                replaced, set_aside = set_aside, []
+                for file_id in replaced:
+                    with suppress(Exception):
                         bucket.delete(file_id)
-                set_aside.clear()
                 return upload.filename
             raise GridFSError(f"Gave up saving {path!r} in {self._where}: the name stayed taken.")
         finally:
