@@ -15,6 +15,7 @@ import datetime
 import hashlib
 import hmac
 import threading
+import time
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -57,6 +58,8 @@ class SigV4Presigner:
         self.region = region or "us-east-1"
         self._credentials = credentials
         self._keys: dict[tuple[str, str], bytes] = {}
+        self._queries: dict[tuple[Any, ...], tuple[str, str]] = {}
+        self._stamp_cache: tuple[int, str] = (-1, "")
         self._lock = threading.Lock()
 
     def _signing_key(self, secret: str, day: str) -> bytes:
@@ -70,37 +73,53 @@ class SigV4Presigner:
             self._keys = {(secret, day): key}  # only today's key is kept
         return key
 
+    def _query_parts(self, access_key: str, token: str | None, scope: str, expires: int):
+        """The constant parts of the query around ``X-Amz-Date``, quoted once and cached."""
+        cache_key = (access_key, token, scope, expires)
+        cached = self._queries.get(cache_key)
+        if cached is None:
+            # Parameters in sorted order, as the canonical request needs them.
+            head = (
+                f"X-Amz-Algorithm={ALGORITHM}"
+                f"&X-Amz-Credential={_quote_param(f'{access_key}/{scope}')}&X-Amz-Date="
+            )
+            tail = f"&X-Amz-Expires={expires}"
+            if token:
+                tail += f"&X-Amz-Security-Token={_quote_param(token)}"
+            tail += "&X-Amz-SignedHeaders=host"
+            cached = (head, tail)
+            if len(self._queries) > 64:
+                self._queries = {}
+            self._queries[cache_key] = cached
+        return cached
+
     def presign_get(self, key: str, expires_in: int, now: datetime.datetime | None = None) -> str:
         frozen = self._credentials.get_frozen_credentials()
-        now = now or _utcnow()
-        stamp = now.strftime("%Y%m%dT%H%M%SZ")
+        stamp = now.strftime("%Y%m%dT%H%M%SZ") if now else self._stamp()
         day = stamp[:8]
         scope = f"{day}/{self.region}/s3/aws4_request"
-        params = {
-            "X-Amz-Algorithm": ALGORITHM,
-            "X-Amz-Credential": f"{frozen.access_key}/{scope}",
-            "X-Amz-Date": stamp,
-            "X-Amz-Expires": str(int(expires_in)),
-            "X-Amz-SignedHeaders": "host",
-        }
-        if frozen.token:
-            params["X-Amz-Security-Token"] = frozen.token
-        query = "&".join(
-            f"{_quote_param(name)}={_quote_param(value)}" for name, value in sorted(params.items())
-        )
+        head, tail = self._query_parts(frozen.access_key, frozen.token, scope, int(expires_in))
+        query = f"{head}{stamp}{tail}"
         path = f"{self.base.prefix}/{quote_key(key)}"
         canonical = f"GET\n{path}\n{query}\nhost:{self.base.host}\n\nhost\nUNSIGNED-PAYLOAD"
-        to_sign = "\n".join(
-            (ALGORITHM, stamp, scope, hashlib.sha256(canonical.encode()).hexdigest())
-        )
-        signature = hmac.new(
-            self._signing_key(frozen.secret_key, day), to_sign.encode(), hashlib.sha256
-        ).hexdigest()
+        to_sign = f"{ALGORITHM}\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        signature = hmac.digest(
+            self._signing_key(frozen.secret_key, day), to_sign.encode(), "sha256"
+        ).hex()
         return f"{self.base.origin}{path}?{query}&X-Amz-Signature={signature}"
 
+    def _stamp(self) -> str:
+        """The current ``X-Amz-Date``, formatted once per second."""
+        second = int(_now())
+        cached = self._stamp_cache
+        if cached[0] != second:
+            moment = datetime.datetime.fromtimestamp(second, datetime.timezone.utc)
+            cached = self._stamp_cache = (second, moment.strftime("%Y%m%dT%H%M%SZ"))
+        return cached[1]
 
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+
+def _now() -> float:
+    return time.time()
 
 
 def _hmac(key: bytes, message: str) -> bytes:

@@ -424,7 +424,8 @@ def test_fast_presigned_url_matches_botocore(storage, monkeypatch):
 
     now = datetime.datetime(2030, 1, 2, 3, 4, 5)
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: now)
-    monkeypatch.setattr(s3_signing, "_utcnow", lambda: now)
+    epoch = now.replace(tzinfo=datetime.timezone.utc).timestamp()
+    monkeypatch.setattr(s3_signing, "_now", lambda: epoch)
     for name in ("a b/c+d~ü.txt", "plain.txt", "x/y=z&w?.bin"):
         ours = storage.url(name, expire=600)
         assert "X-Amz-Signature" in ours

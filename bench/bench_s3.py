@@ -1,0 +1,344 @@
+"""S3: our backend against raw boto3 and django-storages 1.14.6, on one SeaweedFS.
+
+Run: ``.venv/bin/python -m bench.bench_s3 [--small N] [--mib N] [--urls N] [--rounds R]``
+(the issue's full sizes: ``--small 2000 --mib 1024``). Starts SeaweedFS on
+127.0.0.1 like the tests and writes docs/benchmarks/s3.rst.
+
+Every workload runs in a fresh process (so peak RSS is its own); contenders
+alternate within each round, the order rotating per round; the table shows
+the median over rounds. Requests are counted with a botocore event hook in the
+child. This module is also the workload module the child processes import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+MIB = 1024 * 1024
+CONTENDERS = ["boto3", "storages", "django-storages 1.14.6"]
+
+
+# --- workloads (run in child processes) ------------------------------------------
+
+
+def _django(contender: str) -> None:
+    if contender.startswith("django-storages"):
+        # That venv's ``storages`` is django-storages: keep ours off the path.
+        root = str(Path(__file__).resolve().parent.parent)
+        sys.path[:] = [p for p in sys.path if p not in ("", root, os.getcwd())]
+        for module in [m for m in sys.modules if m == "storages" or m.startswith("storages.")]:
+            del sys.modules[module]
+    import django
+    from django.conf import settings
+
+    if not settings.configured:
+        settings.configure(USE_TZ=True, INSTALLED_APPS=[])
+        django.setup()
+
+
+def setup(
+    contender: str,
+    endpoint_url: str,
+    access_key: str,
+    secret_key: str,
+    bucket: str,
+    location: str,
+    overwrite: bool = False,
+    querystring_auth: bool = True,
+    **_: object,
+) -> dict:
+    """Build the client or storage outside the timing; count the requests it sends."""
+    import boto3
+
+    counter = {"requests": 0}
+
+    def count(**kwargs):
+        counter["requests"] += 1
+
+    if contender == "boto3":
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            region_name="us-east-1",
+        )
+        client.meta.events.register("before-send.s3", count)
+        return {"client": client, "storage": None, "counter": counter}
+    _django(contender)
+    from storages.backends.s3 import S3Storage
+
+    options = {
+        "access_key": access_key,
+        "secret_key": secret_key,
+        "bucket_name": bucket,
+        "endpoint_url": endpoint_url,
+        "region_name": "us-east-1",
+        "location": location,
+        "file_overwrite": overwrite,
+        "querystring_auth": querystring_auth,
+    }
+    storage = S3Storage(**options)
+    connection = storage.connection
+    client = (
+        connection
+        if hasattr(connection, "meta") and hasattr(connection.meta, "events")
+        else connection.meta.client
+    )
+    client.meta.events.register("before-send.s3", count)
+    return {"client": client, "storage": storage, "counter": counter}
+
+
+def small_saves(state: dict, count: int, bucket: str, location: str, **_: object) -> dict:
+    payload = os.urandom(1024)
+    storage, client = state["storage"], state["client"]
+    if storage is None:
+        for i in range(count):
+            client.put_object(Bucket=bucket, Key=f"{location}/small/{i}.txt", Body=payload)
+    else:
+        from django.core.files.base import ContentFile
+
+        for i in range(count):
+            storage.save(f"small/{i}.txt", ContentFile(payload))
+    return {"requests": state["counter"]["requests"] / count}
+
+
+def big_save(state: dict, path: str, bucket: str, location: str, **_: object) -> dict:
+    storage, client = state["storage"], state["client"]
+    with open(path, "rb") as source:
+        if storage is None:
+            client.upload_fileobj(source, bucket, f"{location}/big.bin")
+        else:
+            from django.core.files import File
+
+            storage.save("big.bin", File(source, name="big.bin"))
+    return {"requests": state["counter"]["requests"]}
+
+
+def big_read(state: dict, bucket: str, location: str, **_: object) -> dict:
+    storage, client = state["storage"], state["client"]
+    total = 0
+    if storage is None:
+        body = client.get_object(Bucket=bucket, Key=f"{location}/big.bin")["Body"]
+        for chunk in body.iter_chunks(MIB):
+            total += len(chunk)
+    else:
+        with storage.open("big.bin", "rb") as handle:
+            for chunk in handle.chunks(MIB):
+                total += len(chunk)
+    return {"requests": state["counter"]["requests"], "bytes": total}
+
+
+def url_cost(state: dict, count: int, bucket: str, location: str, **_: object) -> dict:
+    storage, client = state["storage"], state["client"]
+    names = [f"photos/{i:05d} ünï.jpg" for i in range(count)]
+    if storage is None:
+        for name in names:
+            client.generate_presigned_url(
+                "get_object", Params={"Bucket": bucket, "Key": f"{location}/{name}"}
+            )
+    else:
+        storage.url(names[0])  # the first call may resolve and cache the base
+        started = time.perf_counter()
+        for name in names:
+            storage.url(name)
+        return {
+            "per_call_us": (time.perf_counter() - started) / count * 1e6,
+            "requests": state["counter"]["requests"],
+        }
+    return {"requests": state["counter"]["requests"]}
+
+
+# --- driver -------------------------------------------------------------------------
+
+
+def _python(contender: str) -> str:
+    from bench.common import DJANGO_STORAGES_PYTHON, ours_python
+
+    return str(DJANGO_STORAGES_PYTHON) if contender.startswith("django-storages") else ours_python()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--small", type=int, default=300, help="small saves per run (full: 2000)")
+    parser.add_argument("--mib", type=int, default=128, help="size of the big file (full: 1024)")
+    parser.add_argument("--urls", type=int, default=5000, help="url() calls per run")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-write", action="store_true", help="print, do not write the page")
+    args = parser.parse_args(argv)
+
+    import boto3
+
+    from bench.common import measure, write_results_page
+    from tests.servers.s3 import create_bucket, start_seaweedfs
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-s3-"))
+    big_path = workdir / "big.bin"
+    with big_path.open("wb") as out:
+        block = os.urandom(MIB)
+        for _ in range(args.mib):
+            out.write(block)
+    server = start_seaweedfs(workdir / "weed")
+    results: dict[tuple[str, str], list[dict]] = {}
+    try:
+        create_bucket(server, "bench")
+        base = {
+            "endpoint_url": server.endpoint_url,
+            "access_key": server.access_key,
+            "secret_key": server.secret_key,
+            "bucket": "bench",
+        }
+        raw = boto3.client("s3", **server.boto3_kwargs())
+        for round_number in range(args.rounds):
+            order = CONTENDERS[round_number % 3 :] + CONTENDERS[: round_number % 3]
+            for contender in order:
+                python = _python(contender)
+
+                def run(
+                    workload, function, contender=contender, python=python, rnd=round_number, **kw
+                ):
+                    figures = measure(
+                        python, "bench_s3", function, contender=contender, **base, **kw
+                    )
+                    results.setdefault((workload, contender), []).append(figures)
+                    print(
+                        f"round {rnd + 1} {contender:24} {workload:28} "
+                        f"{figures['seconds']:8.3f}s {figures['extra_rss_mib']:7.1f} MiB "
+                        f"{figures['extra']}",
+                        flush=True,
+                    )
+                    return figures
+
+                for overwrite in (False, True):
+                    if contender == "boto3" and not overwrite:
+                        continue  # raw PutObject has no "keep both" mode
+                    label = f"small saves, overwrite {'on' if overwrite else 'off'}"
+                    run(
+                        label,
+                        "small_saves",
+                        count=args.small,
+                        overwrite=overwrite,
+                        location=f"s-{uuid.uuid4().hex}",
+                    )
+                location = f"b-{uuid.uuid4().hex}"
+                run("big save", "big_save", path=str(big_path), location=location)
+                run("big read", "big_read", location=location)
+                _delete_prefix(raw, "bench", location)
+                for signed in (True, False):
+                    if contender == "boto3" and not signed:
+                        continue
+                    label = f"url() {'presigned' if signed else 'plain'}"
+                    run(
+                        label,
+                        "url_cost",
+                        count=args.urls,
+                        querystring_auth=signed,
+                        location="u",
+                    )
+    finally:
+        server.stop()
+        big_path.unlink(missing_ok=True)
+
+    body = _report(results, args)
+    print(body)
+    if not args.no_write:
+        page = write_results_page("s3", "S3 (SeaweedFS)", body)
+        print(f"wrote {page}")
+
+
+def _delete_prefix(client, bucket: str, prefix: str) -> None:
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix + "/"):
+        objects = [{"Key": entry["Key"]} for entry in page.get("Contents", ())]
+        if objects:
+            client.delete_objects(Bucket=bucket, Delete={"Objects": objects})
+
+
+def _median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def _report(results: dict, args: argparse.Namespace) -> str:
+    from bench.common import rst_table
+
+    workloads = []
+    for workload, _contender in results:
+        if workload not in workloads:
+            workloads.append(workload)
+    rows = []
+    for workload in workloads:
+        for contender in CONTENDERS:
+            runs = results.get((workload, contender))
+            if not runs:
+                continue
+            seconds = _median([r["seconds"] for r in runs])
+            rss = _median([r["extra_rss_mib"] for r in runs])
+            requests = _median([r["extra"].get("requests", 0) for r in runs])
+            if workload.startswith("small"):
+                rate = f"{args.small / seconds:,.0f} saves/s"
+                per_op = f"{requests:.2f} per save"
+            elif workload.startswith("big"):
+                rate = f"{args.mib / seconds:,.0f} MiB/s"
+                per_op = f"{requests:.0f}"
+            else:
+                per_call = _median(
+                    [r["extra"].get("per_call_us", r["seconds"] / args.urls * 1e6) for r in runs]
+                )
+                rate = f"{per_call:,.1f} µs per call"
+                per_op = f"{requests:.0f}"
+            rows.append([workload, contender, rate, f"{seconds:.3f}", f"{rss:.1f}", per_op])
+    table = rst_table(
+        ["workload", "contender", "speed", "seconds", "extra peak RSS (MiB)", "requests"], rows
+    )
+    ratios = _ratios(results, args)
+    return (
+        f"Measured by ``python -m bench.bench_s3 --small {args.small} --mib {args.mib} "
+        f"--urls {args.urls} --rounds {args.rounds}`` against SeaweedFS 4.48 (``weed mini``) "
+        "on 127.0.0.1; medians over the rounds, contenders alternating. Small saves are "
+        "1 KiB each; the big file is read through ``open()`` in 1 MiB chunks. "
+        "``storages`` is this project; django-storages 1.14.6 runs in its own virtualenv "
+        "with the same boto3. Extra peak RSS is the process's peak minus its RSS "
+        "after imports and set-up. Requests are those the client sent (botocore "
+        "``before-send`` events).\n\n" + table + "\n" + ratios
+    )
+
+
+def _ratios(results: dict, args: argparse.Namespace) -> str:
+    def seconds(workload, contender):
+        runs = results.get((workload, contender))
+        return _median([r["seconds"] for r in runs]) if runs else None
+
+    def per_call(workload, contender):
+        runs = results.get((workload, contender))
+        if not runs:
+            return None
+        return _median(
+            [r["extra"].get("per_call_us", r["seconds"] / args.urls * 1e6) for r in runs]
+        )
+
+    ds = "django-storages 1.14.6"
+    lines = ["Ratios (higher is better for storages):", ""]
+    for workload in ("small saves, overwrite off", "small saves, overwrite on"):
+        ours, theirs = seconds(workload, "storages"), seconds(workload, ds)
+        if ours and theirs:
+            lines.append(f"* {workload}: {theirs / ours:.2f}x django-storages' speed")
+    for workload in ("url() presigned", "url() plain"):
+        ours, theirs = per_call(workload, "storages"), per_call(workload, ds)
+        if ours and theirs:
+            lines.append(f"* {workload}: {theirs / ours:.0f}x faster than django-storages")
+    for workload in ("big save", "big read"):
+        ours, raw = seconds(workload, "storages"), seconds(workload, "boto3")
+        if ours and raw:
+            lines.append(f"* {workload}: {raw / ours:.0%} of raw boto3's throughput")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
