@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import statistics
 import tempfile
 import uuid
@@ -40,6 +41,7 @@ def main() -> None:
 
     results: dict[tuple[str, str, str], list[dict]] = {}
     with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, work, True)
         targets: dict[str, dict] = {}
         if "sqlite" in wanted:
             path = os.path.join(work, "files.sqlite3")
