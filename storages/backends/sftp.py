@@ -18,6 +18,7 @@ import logging
 import posixpath
 import re
 import stat
+import threading
 import uuid
 from typing import Any
 from urllib.parse import urljoin
@@ -40,8 +41,9 @@ __all__ = ["HostKeyError", "SFTPStorage", "SFTPStorageError"]
 
 #: paramiko sends at most 32 KiB per SFTP request; writes are pipelined.
 WRITE_CHUNK = 1024 * 1024
-#: Bytes of read requests kept in flight ahead of the reader; bounds memory.
-READ_AHEAD = 8 * 1024 * 1024
+#: Bytes of read requests kept in flight ahead of the reader, topped up by BATCH.
+READ_AHEAD = 64 * 1024 * 1024
+BATCH = 4 * 1024 * 1024
 REQUEST_SIZE = 32 * 1024
 TEMP_NAME = re.compile(r"^\.storages-[0-9a-f]{16}\.part$")
 
@@ -385,15 +387,18 @@ class SFTPStorage(BaseStorage):
 
 
 class SFTPReadStream(io.RawIOBase):
-    """A remote file read with a rolling, bounded read-ahead.
+    """A remote file read with a deep, bounded read-ahead.
 
-    paramiko reads fast only when many 32 KiB read requests are in flight
-    (``prefetch``), but its ``prefetch`` asks for the whole rest of the file and
-    keeps every answer until read, and ``readv`` drains its pipeline at the end
-    of each call. Here requests for the next half of :data:`READ_AHEAD` bytes
-    are sent whenever less than that is outstanding: the pipe never drains on
-    a sequential read, and at most ``READ_AHEAD`` bytes are requested but
-    unread, whatever the file size and however little of it is read.
+    paramiko reads fast only with many 32 KiB read requests in flight, as its
+    ``prefetch()`` does; but that asks for the whole rest of the file at once
+    (its bookkeeping grows with the file, and a file closed early leaves every
+    answer to whoever uses the connection next), and ``readv()`` drains the
+    pipe at the end of each call. Here up to :data:`READ_AHEAD` bytes are
+    requested ahead of the reader, topped up :data:`BATCH` bytes at a time by a
+    helper thread (sending requests costs CPU the reader should not wait for),
+    through the same machinery as paramiko's own ``readv()``. Answers are taken
+    in order as the file is read and the SSH window holds back the rest, so
+    memory stays small whatever the file size.
     """
 
     def __init__(self, storage: SFTPStorage, lease, handle, size: int, name: str) -> None:
@@ -403,7 +408,8 @@ class SFTPReadStream(io.RawIOBase):
         self._size = size
         self._name = name
         self._pos = 0
-        self._requested = 0  # read requests have been sent up to this offset
+        self._requested = 0  # read requests are sent (or being sent) up to here
+        self._sender: threading.Thread | None = None
 
     def readable(self) -> bool:
         return True
@@ -419,31 +425,61 @@ class SFTPReadStream(io.RawIOBase):
         if target < 0:
             raise ValueError("negative seek position")
         if target != self._pos:
+            self._wait_for_sender()
             self._requested = target  # read ahead from the new place
             self._pos = target
         return target
 
+    def _wait_for_sender(self) -> None:
+        if self._sender is not None:
+            self._sender.join(timeout=self._storage._target.timeout)
+
     def _request_ahead(self) -> None:
-        if self._requested >= self._size or self._requested - self._pos >= READ_AHEAD // 2:
+        if self._requested >= self._size or self._requested - self._pos > READ_AHEAD - BATCH:
             return
+        if self._sender is not None and self._sender.is_alive():
+            return  # the previous batch is still going out
         end = min(self._size, self._pos + READ_AHEAD)
+        if self._requested == self._pos:  # start (or after a seek): fill the pipe
+            end = min(end, self._pos + max(BATCH, READ_AHEAD))
         blocks = [
             (offset, min(REQUEST_SIZE, end - offset))
             for offset in range(self._requested, end, REQUEST_SIZE)
         ]
-        # paramiko's own readv() uses this to send a batch of reads at once.
-        self._handle._start_prefetch(blocks)
+        handle = self._handle
+
+        def send() -> None:
+            with contextlib.suppress(Exception):  # the reader sees a broken connection
+                handle._prefetch_thread(blocks, None)
+
         self._requested = end
+        self._sender = threading.Thread(target=send, name="storages-sftp-read-ahead", daemon=True)
+        self._sender.start()
 
     def readinto(self, buffer) -> int:
         if self._pos >= self._size:
             return 0
+        handle = self._handle
         try:
             self._request_ahead()
-            if self._handle.tell() != self._pos:
-                self._handle.seek(self._pos)
-            # One 32 KiB block per call: paramiko joins larger reads quadratically.
-            data = self._handle.read(min(len(buffer), self._size - self._pos, REQUEST_SIZE))
+            if self._requested > self._pos:
+                # A request for this offset is out or on its way: wait for it
+                # rather than fall back to one slow request at a time (paramiko
+                # gives up when it sees no request pending at this instant).
+                handle._prefetching = True
+                handle._prefetch_done = False
+            if handle.tell() != self._pos:
+                handle.seek(self._pos)
+            view = memoryview(buffer)
+            wanted = min(len(view), self._size - self._pos)
+            count = 0
+            while count < wanted:
+                # 32 KiB at a time: paramiko joins larger reads quadratically.
+                data = handle.read(min(wanted - count, REQUEST_SIZE))
+                if not data:
+                    break
+                view[count : count + len(data)] = data
+                count += len(data)
         except Exception as exc:
             if self._storage.pool.is_dead(exc, self._lease.connection):
                 self._lease.broken = True
@@ -451,12 +487,10 @@ class SFTPReadStream(io.RawIOBase):
                 f"Download of {self._storage._where(self._name)} failed: "
                 f"{type(exc).__name__}: {exc}"
             ) from None
-        if not data:
+        if not count:
             raise SFTPStorageError(
                 f"Download of {self._storage._where(self._name)} ended early (file shrank?)."
             )
-        count = len(data)
-        memoryview(buffer)[:count] = data
         self._pos += count
         return count
 
@@ -464,6 +498,11 @@ class SFTPReadStream(io.RawIOBase):
         if not self.closed:
             lease, self._lease = self._lease, None
             if lease is not None:
+                self._wait_for_sender()
+                # Answers to read-ahead requests still on their way would be
+                # read (and kept) by the connection's next user: drop it instead.
+                if self._handle._prefetch_extents or (self._sender and self._sender.is_alive()):
+                    lease.broken = True
                 try:
                     self._handle.close()
                 except Exception:
