@@ -23,9 +23,19 @@ PROBE_KEY = "storages-url-probe"
 ALGORITHM = "AWS4-HMAC-SHA256"
 
 
+# Byte -> its form in a URL path: unreserved characters and "/" as they are, the
+# rest percent-encoded (what ``quote(key, safe="/~")`` gives, by table lookup).
+_PATH_BYTES = [
+    chr(byte)
+    if chr(byte).isascii() and (chr(byte).isalnum() or chr(byte) in "-_.~/")
+    else f"%{byte:02X}"
+    for byte in range(256)
+]
+
+
 def quote_key(key: str) -> str:
     """The key as botocore writes it in an S3 URL path (and in the canonical request)."""
-    return quote(key, safe="/~")
+    return "".join(map(_PATH_BYTES.__getitem__, key.encode()))
 
 
 def _quote_param(value: str) -> str:
@@ -60,6 +70,12 @@ class SigV4Presigner:
         self._keys: dict[tuple[str, str], bytes] = {}
         self._queries: dict[tuple[Any, ...], tuple[str, str]] = {}
         self._stamp_cache: tuple[int, str] = (-1, "")
+        # Fixed keys never change; refreshable ones (roles, SSO) are read each time.
+        self._frozen = (
+            credentials.get_frozen_credentials()
+            if type(credentials).__name__ == "Credentials"
+            else None
+        )
         self._lock = threading.Lock()
 
     def _signing_key(self, secret: str, day: str) -> bytes:
@@ -94,7 +110,7 @@ class SigV4Presigner:
         return cached
 
     def presign_get(self, key: str, expires_in: int, now: datetime.datetime | None = None) -> str:
-        frozen = self._credentials.get_frozen_credentials()
+        frozen = self._frozen or self._credentials.get_frozen_credentials()
         stamp = now.strftime("%Y%m%dT%H%M%SZ") if now else self._stamp()
         day = stamp[:8]
         scope = f"{day}/{self.region}/s3/aws4_request"

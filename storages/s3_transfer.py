@@ -74,41 +74,45 @@ def upload(
     key raises botocore's ``ClientError`` with code ``PreconditionFailed``.
     """
     first = read_exactly(stream, max(transfer.threshold, 1))
-    second = read_exactly(stream, transfer.part_size) if len(first) >= transfer.threshold else b""
     condition = {"IfNoneMatch": "*"} if conditional else {}
-    if not second:
+    if len(first) < transfer.threshold:
         client.put_object(Bucket=bucket, Key=key, Body=first, **extra_args, **condition)
         return
     upload_multipart(
         client,
         bucket,
         key,
-        _parts(first, second, stream, transfer.part_size),
+        _parts(first, stream, transfer.part_size),
         extra_args=extra_args,
         condition=condition,
         concurrency=transfer.concurrency,
     )
 
 
-def _parts(first: bytes, second: bytes, stream: IO[bytes], part_size: int) -> Iterator[bytes]:
-    """Part-sized pieces of ``first + second + rest of stream``."""
-    carry = first
-    view_from = 0
-    while len(carry) - view_from >= part_size:
-        yield carry[view_from : view_from + part_size]
-        view_from += part_size
-    pending = carry[view_from:] + second
-    del carry
+def _parts(first: bytes, stream: IO[bytes], part_size: int) -> Iterator[bytes]:
+    """Part-sized pieces of ``first`` and then the rest of ``stream``.
+
+    Pieces are read straight at part size, so no part is ever copied or joined
+    with another (memory stays at the parts in flight).
+    """
+    leftover = b""
+    if len(first) == part_size:
+        yield first
+    else:
+        whole = len(first) - len(first) % part_size
+        for offset in range(0, whole, part_size):
+            yield first[offset : offset + part_size]
+        leftover = first[whole:]
+    del first
     while True:
-        while len(pending) >= part_size:
-            yield pending[:part_size]
-            pending = pending[part_size:]
-        more = read_exactly(stream, part_size)
-        if not more:
-            break
-        pending += more
-    if pending:
-        yield pending
+        piece = read_exactly(stream, part_size - len(leftover))
+        if leftover:
+            piece, leftover = leftover + piece, b""
+        if not piece:
+            return
+        yield piece
+        if len(piece) < part_size:
+            return
 
 
 def upload_multipart(
@@ -128,18 +132,25 @@ def upload_multipart(
             max_workers=concurrency, thread_name_prefix="storages-s3-part"
         ) as pool:
             in_flight: set[concurrent.futures.Future] = set()
-            for number, body in enumerate(parts, start=1):
+            number = 0
+            while True:
+                # Wait for a free slot before reading the next part: at most
+                # ``concurrency`` parts are in memory at once.
+                while len(in_flight) >= concurrency:
+                    finished, in_flight = concurrent.futures.wait(
+                        in_flight, return_when=concurrent.futures.FIRST_COMPLETED
+                    )
+                    done.extend(future.result() for future in finished)
+                body = next(parts, None)
+                if body is None:
+                    break
+                number += 1
                 if number > MAX_PARTS:
                     raise ValueError(f"more than {MAX_PARTS} parts: raise the part size")
                 in_flight.add(
                     pool.submit(_upload_part, client, bucket, key, upload_id, number, body)
                 )
                 del body
-                if len(in_flight) >= concurrency:
-                    finished, in_flight = concurrent.futures.wait(
-                        in_flight, return_when=concurrent.futures.FIRST_COMPLETED
-                    )
-                    done.extend(future.result() for future in finished)
             done.extend(future.result() for future in in_flight)
         done.sort(key=lambda part: part["PartNumber"])
         client.complete_multipart_upload(
