@@ -138,3 +138,16 @@ class ServerProcess:
 def _stop_leftovers() -> None:
     for server in list(_running):
         server.stop(grace=2)
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    # atexit does not run when a SIGTERM ends the process (a killed benchmark
+    # or CI run): stop our servers first, then end as the signal would.
+    _stop_leftovers()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+    with contextlib.suppress(ValueError):  # only the main thread may set handlers
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
