@@ -48,6 +48,7 @@ print(json.dumps({{"seconds": elapsed, "peak_rss_kib": peak, "start_rss_kib": st
                    "extra": extra if isinstance(extra, dict) else {{}}}}))
 """
 
+
 def measure(
     python: str | os.PathLike[str],
     module: str,
