@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ImproperlyConfigured
 
+MiB = 1024 * 1024
+
 # Letters, digits and underscores, not starting with a digit; a table may be
 # schema-qualified (``schema.table``). 63 is PostgreSQL's limit, the smallest.
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
@@ -71,6 +73,14 @@ class Dialect:
     can_append = True
     #: Largest number of bytes one partial read may ask for (None: no limit).
     max_read = None
+    #: Default ``chunk_size``: the largest part one read query fetches. Reads of
+    #: a file start at 256 KiB and double while sequential, up to this.
+    read_part = 4 * MiB
+    #: Default ``write_chunk_size``: bytes sent by one statement of a save.
+    write_part = 8 * MiB
+    #: SQL of a blob of ``?`` zero bytes, written afterwards through a blob
+    #: handle (None: the dialect has no incremental blob I/O).
+    zeroblob: str | None = None
     blob_type = "BLOB"
     name_type = "VARCHAR({length})"
     savepoint_sql: tuple[str, str, str | None] = (
@@ -128,19 +138,22 @@ class Dialect:
 
     # Writing: a save inserts (or upserts) the first part, appends the rest,
     # then records the size and time, all in one transaction.
-    def insert_sql(self, c: Columns) -> str:
+    # ``blob`` is the SQL of the blob's value: a placeholder, or SQLite's
+    # ``zeroblob(?)`` when the bytes are written afterwards through a blob handle.
+    def insert_sql(self, c: Columns, blob: str = "?") -> str:
         """Parameters: name, blob, size, [modified]."""
         cols = [c.name, c.blob, c.size] + ([c.modified] if c.modified else [])
-        marks = ", ".join("?" * len(cols))
+        marks = ", ".join(["?", blob] + ["?"] * (len(cols) - 2))
         return f"INSERT INTO {c.table} ({', '.join(cols)}) VALUES ({marks})"
 
-    def upsert_sql(self, c: Columns) -> str | None:
+    def upsert_sql(self, c: Columns, blob: str = "?") -> str | None:
         """Like ``insert_sql`` but replacing an existing row; None if the dialect has none."""
         return None
 
-    def update_sql(self, c: Columns) -> str:
+    def update_sql(self, c: Columns, blob: str = "?") -> str:
         """Parameters: blob, size, [modified], name."""
-        sets = [f"{c.blob} = ?", f"{c.size} = ?"] + ([f"{c.modified} = ?"] if c.modified else [])
+        sets = [f"{c.blob} = {blob}", f"{c.size} = ?"]
+        sets += [f"{c.modified} = ?"] if c.modified else []
         return f"UPDATE {c.table} SET {', '.join(sets)} WHERE {c.name} = ?"
 
     def append_expression(self, blob: str) -> str:
@@ -183,6 +196,38 @@ class Dialect:
 
 class SQLiteDialect(Dialect):
     vendor = "sqlite"
+    # Through a Django alias reads and saves use incremental blob I/O (each
+    # read opens the blob and walks its page chain to the offset, so larger
+    # parts are cheaper); through ODBC each substr() loads the whole value.
+    read_part = 8 * MiB
+    zeroblob = "zeroblob(?)"
+
+    def create_table_sql(self, c: Columns, name_length: int = 255) -> list[str]:
+        # The blob last: SQLite keeps a record's columns in order, so a column
+        # after a large blob is read by walking the blob's overflow pages, and
+        # a zeroblob() that is not the last column is built in memory.
+        columns = [
+            f"{c.name} {self.name_type.format(length=int(name_length))} NOT NULL PRIMARY KEY",
+            f"{c.size} BIGINT NOT NULL",
+        ]
+        if c.modified:
+            columns.append(f"{c.modified} BIGINT NOT NULL")
+        columns.append(f"{c.blob} {self.blob_type} NOT NULL")
+        return [f"CREATE TABLE IF NOT EXISTS {c.table} ({', '.join(columns)})"]
+
+    def rowid_sql(self, c: Columns) -> str:
+        """Parameters: name. Returns rowid, size, modified (the blob handle needs the rowid)."""
+        modified = c.modified or "NULL"
+        return f"SELECT rowid, {c.size}, {modified} FROM {c.table} WHERE {c.name} = ?"
+
+    def resize_sql(self, c: Columns) -> str:
+        """Parameters: new size, new size, name. Whole-value work: only for content that lied
+        about its size (more bytes: zero-padded; fewer: cut)."""
+        return (
+            f"UPDATE {c.table} "
+            f"SET {c.blob} = substr(CAST({c.blob} || zeroblob(?) AS BLOB), 1, ?) "
+            f"WHERE {c.name} = ?"
+        )
 
     def substring(self, blob: str) -> str:
         # CAST keeps the result a blob whatever the driver guesses for expressions.
@@ -195,19 +240,18 @@ class SQLiteDialect(Dialect):
         # || works on text; the cast turns the bytes (all kept) back into a blob.
         return f"CAST({blob} || ? AS BLOB)"
 
-    def upsert_sql(self, c: Columns) -> str:
-        return self._on_conflict(c)
-
-    def _on_conflict(self, c: Columns) -> str:
+    def upsert_sql(self, c: Columns, blob: str = "?") -> str:
         sets = [f"{c.blob} = excluded.{c.blob}", f"{c.size} = excluded.{c.size}"]
         if c.modified:
             sets.append(f"{c.modified} = excluded.{c.modified}")
-        return f"{self.insert_sql(c)} ON CONFLICT ({c.name}) DO UPDATE SET {', '.join(sets)}"
+        return f"{self.insert_sql(c, blob)} ON CONFLICT ({c.name}) DO UPDATE SET {', '.join(sets)}"
 
 
 class PostgreSQLDialect(SQLiteDialect):
     vendor = "postgresql"
     blob_type = "BYTEA"
+    read_part = Dialect.read_part
+    zeroblob = None
 
     def substring(self, blob: str) -> str:
         return f"substring({blob} from ? for ?)"
@@ -222,7 +266,7 @@ class PostgreSQLDialect(SQLiteDialect):
         # EXTERNAL storage: no compression, so substring() reads only the
         # chunks it needs (PostgreSQL's documentation recommends it for this).
         return [
-            *super().create_table_sql(c, name_length),
+            *Dialect.create_table_sql(self, c, name_length),
             f"ALTER TABLE {c.table} ALTER COLUMN {c.blob} SET STORAGE EXTERNAL",
         ]
 
@@ -245,11 +289,11 @@ class MySQLDialect(Dialect):
     def append_expression(self, blob: str) -> str:
         return f"CONCAT({blob}, ?)"
 
-    def upsert_sql(self, c: Columns) -> str:
+    def upsert_sql(self, c: Columns, blob: str = "?") -> str:
         sets = [f"{c.blob} = VALUES({c.blob})", f"{c.size} = VALUES({c.size})"]
         if c.modified:
             sets.append(f"{c.modified} = VALUES({c.modified})")
-        return f"{self.insert_sql(c)} ON DUPLICATE KEY UPDATE {', '.join(sets)}"
+        return f"{self.insert_sql(c, blob)} ON DUPLICATE KEY UPDATE {', '.join(sets)}"
 
     def create_table_sql(self, c: Columns, name_length: int = 255) -> list[str]:
         (create,) = super().create_table_sql(c, name_length)

@@ -45,7 +45,8 @@ Options of :func:`serve` (all keyword-only):
     has that method, else ``storage.url(name)``). The view still checks the
     signature and that the file exists, and sends the headers below.
 ``chunk_size``
-    Bytes read from the store per step of the streamed body (default 1 MiB).
+    Bytes read from the store per step of the streamed body (default 256 KiB,
+    ``storages.utils.DEFAULT_CHUNK_SIZE``).
 
 What it answers: ``GET`` and ``HEAD`` only (others 405); the body is streamed
 (``StreamingHttpResponse`` over ``storage.open``; the file is never whole in
@@ -89,10 +90,9 @@ from django.utils.cache import get_conditional_response
 from django.utils.crypto import constant_time_compare
 from django.utils.http import http_date, parse_http_date_safe
 
-from storages.utils import safe_join
+from storages.utils import DEFAULT_CHUNK_SIZE, safe_join
 
 DEFAULT_SALT = "storages.views.serve"
-DEFAULT_CHUNK_SIZE = 1024 * 1024
 HANDOFF_HEADERS = {
     "x-accel-redirect": "X-Accel-Redirect",
     "x-sendfile": "X-Sendfile",

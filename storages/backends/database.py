@@ -14,7 +14,10 @@ chunk by chunk and only then committed, so readers see the old content or the
 new one, never part of it, and a failed save leaves the old state.
 
 Reading never loads a whole blob: a file opened for reading fetches the parts
-it is asked for with the dialect's ``SUBSTRING``.
+it is asked for with the dialect's ``SUBSTRING``, starting at 256 KiB and
+doubling while the reads are sequential, up to ``chunk_size`` (a default per
+dialect). On SQLite through a Django alias, saves and reads go through
+incremental blob I/O instead (see ``storages.database_sqlite``).
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ from django.utils.encoding import filepath_to_uri
 from storages.base import BaseStorage, SettingSpec
 from storages.database_connections import DjangoConnector, OdbcConnector, is_retryable, scrub
 from storages.database_dialects import Dialect, dialect_for, like_prefix, validate_identifier
-from storages.utils import content_chunks, safe_join, setting
+from storages.database_sqlite import blob_connection, sized, split_table, write_chunks
+from storages.utils import DEFAULT_CHUNK_SIZE, content_chunks, iter_chunks, safe_join, setting
 
 MiB = 1024 * 1024
 #: How many times a save that hit a deadlock or lock timeout is tried in all.
@@ -98,8 +102,9 @@ class DatabaseStorage(BaseStorage):
             "connection_string": ("DB_FILES", None),
             "dialect": ("DB_FILES", None),
             "file_overwrite": ("DB_FILES", True),
-            "chunk_size": ("DB_FILES", MiB),
-            "write_chunk_size": ("DB_FILES", 8 * MiB),
+            # None: the dialect's default (see database_dialects.Dialect).
+            "chunk_size": ("DB_FILES", None),
+            "write_chunk_size": ("DB_FILES", None),
         }
 
     @classmethod
@@ -133,8 +138,10 @@ class DatabaseStorage(BaseStorage):
             validate_identifier(self.modified_column, "modified_column")
         for option in ("chunk_size", "write_chunk_size"):
             value = getattr(self, option)
-            if not isinstance(value, int) or value < 1:
-                raise ImproperlyConfigured(f"DatabaseStorage {option} must be a positive int.")
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ImproperlyConfigured(
+                    f"DatabaseStorage {option} must be a positive int (or None)."
+                )
         if self.connection_string is not None and not isinstance(self.connection_string, str):
             raise ImproperlyConfigured("DatabaseStorage connection_string must be a string.")
         if self.base_url is not None and not str(self.base_url).endswith("/"):
@@ -166,6 +173,24 @@ class DatabaseStorage(BaseStorage):
                 self.connector.savepoint_sql = dialect.savepoint_sql
             self.__dict__["_dialect"] = dialect
         return dialect
+
+    @property
+    def read_part(self) -> int:
+        """The largest part one read query fetches."""
+        part = self.chunk_size or self.sql.read_part
+        return min(part, self.sql.max_read) if self.sql.max_read else part
+
+    @property
+    def write_part(self) -> int:
+        """The bytes one statement of a save sends."""
+        return self.write_chunk_size or self.sql.write_part
+
+    def _blob_connection(self) -> Any | None:
+        """The sqlite3 connection for incremental blob I/O (SQLite via Django), else None."""
+        connector = self.connector
+        if not isinstance(connector, DjangoConnector) or self.sql.zeroblob is None:
+            return None
+        return blob_connection(connector.connection)
 
     @property
     def columns(self) -> Any:
@@ -245,7 +270,7 @@ class DatabaseStorage(BaseStorage):
             return DatabaseFile(stream, key, None, storage=self, mode=mode)
         size, modified = self._stat(key)
         reader = _BlobReader(self, key, size, modified)
-        stream = io.BufferedReader(reader, buffer_size=min(self.chunk_size, MiB))
+        stream = io.BufferedReader(reader, buffer_size=min(self.read_part, DEFAULT_CHUNK_SIZE))
         if "b" not in mode:
             stream = io.TextIOWrapper(stream, encoding="utf-8")
         return DatabaseFile(stream, key, size, storage=self, mode=mode)
@@ -288,9 +313,12 @@ class DatabaseStorage(BaseStorage):
     def _write_in_transaction(
         self, key: str, content: Any, overwrite: bool, exclusive: bool
     ) -> str:
+        raw = self._blob_connection()
+        if raw is not None:
+            return self._write_blob(raw, key, content, overwrite, exclusive)
         sql, c = self.sql, self.columns
-        chunk_size = self.write_chunk_size if sql.can_append else None
-        chunks = content_chunks(content, chunk_size or MiB)
+        chunk_size = self.write_part if sql.can_append else None
+        chunks = content_chunks(content, chunk_size or DEFAULT_CHUNK_SIZE)
         if chunk_size is None:
             chunks = iter([b"".join(chunks)])  # no append in this dialect: one INSERT
         first = next(chunks, b"")
@@ -320,30 +348,69 @@ class DatabaseStorage(BaseStorage):
                     )
         return key
 
-    def _replace(self, cursor: Any, key: str, row: tuple) -> None:
+    def _write_blob(
+        self, raw: Any, key: str, content: Any, overwrite: bool, exclusive: bool
+    ) -> str:
+        """Save through a SQLite blob handle: insert zeroblob(size), then write the bytes."""
         sql, c = self.sql, self.columns
-        upsert = sql.upsert_sql(c)
+        schema, table = split_table(self.db_table)
+        wrap_errors = self.connector.connection.wrap_database_errors
+        now = _now_micros()
+        modified = (now,) if c.modified else ()
+        spool_limit = self.write_chunk_size or DEFAULT_CHUNK_SIZE * 32
+        with sized(content, spool_limit) as (source, size), self.connector.cursor() as cursor:
+            row = (size, size, *modified)
+            if overwrite and not exclusive:
+                self._replace(cursor, key, row, blob=sql.zeroblob)
+            else:
+                key = self._claim(cursor, key, row, exclusive, blob=sql.zeroblob)
+            cursor.execute(sql.rowid_sql(c), (key,))
+            rowid = cursor.fetchone()[0]
+            with wrap_errors, raw.blobopen(table, self.blob_column, rowid, name=schema) as blob:
+                written, overflow = write_chunks(blob, content_chunks(source), size)
+            if overflow is None and written == size:
+                return key
+            # The content was not the size it claimed: resize (whole-value work,
+            # only on this unusual path), then write what did not fit.
+            with overflow or contextlib.nullcontext():
+                total = written + (overflow.tell() if overflow else 0)
+                cursor.execute(sql.resize_sql(c), (max(total - size, 0), total, key))
+                cursor.execute(sql.finish_sql(c), (total, *modified, key))
+                if overflow is not None:
+                    overflow.seek(0)
+                    with (
+                        wrap_errors,
+                        raw.blobopen(table, self.blob_column, rowid, name=schema) as blob,
+                    ):
+                        blob.seek(written)
+                        for chunk in iter_chunks(overflow):
+                            blob.write(chunk)
+        return key
+
+    def _replace(self, cursor: Any, key: str, row: tuple, blob: str = "?") -> None:
+        sql, c = self.sql, self.columns
+        upsert = sql.upsert_sql(c, blob)
         if upsert is not None:
             cursor.execute(upsert, (key, *row))
             return
-        cursor.execute(sql.update_sql(c), (*row, key))
+        cursor.execute(sql.update_sql(c, blob), (*row, key))
         if cursor.rowcount == 1:
             return
         try:
             with self.connector.savepoint(), self.connector.cursor() as inner:
-                inner.execute(sql.insert_sql(c), (key, *row))
+                inner.execute(sql.insert_sql(c, blob), (key, *row))
         except self.connector.errors as exc:
             if not self.connector.is_integrity_error(exc):
                 raise
-            cursor.execute(sql.update_sql(c), (*row, key))  # inserted meanwhile
+            cursor.execute(sql.update_sql(c, blob), (*row, key))  # inserted meanwhile
 
-    def _claim(self, cursor: Any, key: str, row: tuple, exclusive: bool) -> str:
+    def _claim(self, cursor: Any, key: str, row: tuple, exclusive: bool, blob: str = "?") -> str:
         """Insert a new row under ``key`` or, if taken, under the next available name."""
         sql, c = self.sql, self.columns
         while True:
             try:
                 with self.connector.savepoint(), self.connector.cursor() as inner:
-                    inner.execute(sql.insert_sql(c), (key, *row))
+                    inner.execute(sql.insert_sql(c, blob), (key, *row))
                 return key
             except self.connector.errors as exc:
                 if not self.connector.is_integrity_error(exc):
@@ -451,7 +518,14 @@ class DatabaseFile(File):
 
 
 class _BlobReader(io.RawIOBase):
-    """Reads a blob by parts, each part one ``SUBSTRING`` query."""
+    """Reads a blob by parts, each part one query (or one blob handle on SQLite).
+
+    Parts start at 256 KiB and double while reads are sequential, up to the
+    storage's ``read_part``: a range costs one small query, a whole file few
+    large ones (each ``SUBSTRING`` on MySQL/MariaDB, and each blob open on
+    SQLite, costs work in proportion to the blob or the offset). One part is
+    kept at a time.
+    """
 
     def __init__(self, storage: DatabaseStorage, key: str, size: int, modified: int | None):
         super().__init__()
@@ -460,8 +534,10 @@ class _BlobReader(io.RawIOBase):
         self._storage = storage
         self._modified = modified
         self._position = 0
-        limit = storage.sql.max_read
-        self._part = min(storage.chunk_size, limit) if limit else storage.chunk_size
+        self._largest = storage.read_part
+        self._next = min(DEFAULT_CHUNK_SIZE, self._largest)
+        self._window: bytes = b""
+        self._window_start = 0
 
     def readable(self) -> bool:
         return True
@@ -480,22 +556,57 @@ class _BlobReader(io.RawIOBase):
         return self._position
 
     def readinto(self, buffer: Any) -> int:
-        wanted = min(len(buffer), self.size - self._position, self._part)
-        if wanted <= 0:
+        remaining = self.size - self._position
+        if remaining <= 0 or not len(buffer):
             return 0
-        data = self._fetch(wanted)
-        buffer[: len(data)] = data
-        self._position += len(data)
-        return len(data)
+        offset = self._position - self._window_start
+        if not 0 <= offset < len(self._window):
+            sequential = bool(self._window) and offset == len(self._window)
+            grown = self._next * 2 if sequential else DEFAULT_CHUNK_SIZE
+            self._next = min(max(grown, len(buffer)), self._largest)
+            self._window = b""  # never two parts in memory at once
+            self._window = self._fetch(min(self._next, remaining))
+            self._window_start, offset = self._position, 0
+        count = min(len(buffer), len(self._window) - offset)
+        with memoryview(self._window) as view:
+            buffer[:count] = view[offset : offset + count]
+        self._position += count
+        return count
 
     def readall(self) -> bytes:
         parts = []
+        offset = self._position - self._window_start
+        if 0 <= offset < len(self._window):
+            parts.append(self._window[offset:])
+            self._position += len(parts[-1])
+        self._window = b""
         while self._position < self.size:
-            parts.append(self._fetch(min(self._part, self.size - self._position)))
+            parts.append(self._fetch(min(self._largest, self.size - self._position)))
             self._position += len(parts[-1])
         return b"".join(parts)
 
+    def close(self) -> None:
+        self._window = b""
+        super().close()
+
+    def _check(self, row: Any) -> None:
+        storage, key = self._storage, self.name
+        if row is None:
+            raise BlobChangedError(f"{key!r} was deleted from {storage.describe()} while read.")
+        size, modified = int(row[-2]), row[-1]
+        if size != self.size or (modified is not None and int(modified) != self._modified):
+            raise BlobChangedError(f"{key!r} was replaced in {storage.describe()} while read.")
+
     def _fetch(self, length: int) -> bytes:
+        storage, key = self._storage, self.name
+        with storage._errors("read", key):
+            raw = storage._blob_connection()
+        data = self._fetch_blob(raw, length) if raw is not None else self._fetch_part(length)
+        if not data:
+            raise BlobChangedError(f"{key!r} in {storage.describe()} is shorter than its size.")
+        return data
+
+    def _fetch_part(self, length: int) -> bytes:
         storage, key = self._storage, self.name
         sql = storage.sql
         row = storage._fetchone(
@@ -504,14 +615,35 @@ class _BlobReader(io.RawIOBase):
             "read",
             key,
         )
-        if row is None:
-            raise BlobChangedError(f"{key!r} was deleted from {storage.describe()} while read.")
-        data, size, modified = bytes(row[0] or b""), int(row[1]), row[2]
-        if size != self.size or (modified is not None and int(modified) != self._modified):
-            raise BlobChangedError(f"{key!r} was replaced in {storage.describe()} while read.")
-        if not data:
-            raise BlobChangedError(f"{key!r} in {storage.describe()} is shorter than its size.")
-        return data
+        self._check(row)
+        return bytes(row[0] or b"")
+
+    def _fetch_blob(self, raw: Any, length: int) -> bytes:
+        storage, key = self._storage, self.name
+        rowid_sql = storage.sql.rowid_sql(storage.columns)
+        schema, table = split_table(storage.db_table)
+        connector = storage.connector
+        with storage._errors("read", key), connector.cursor() as cursor:
+            cursor.execute(rowid_sql, (key,))
+            row = cursor.fetchone()
+            self._check(row)
+            with (
+                connector.connection.wrap_database_errors,
+                raw.blobopen(
+                    table, storage.blob_column, row[0], readonly=True, name=schema
+                ) as blob,
+            ):
+                # The open handle holds a read snapshot: check the row is
+                # still the version we started reading.
+                cursor.execute(rowid_sql, (key,))
+                current = cursor.fetchone()
+                self._check(current)
+                if tuple(current) != tuple(row):  # same size and time, another row
+                    raise BlobChangedError(
+                        f"{key!r} was replaced in {storage.describe()} while read."
+                    )
+                blob.seek(self._position)
+                return blob.read(length)
 
 
 class _BlobWriter(io.RawIOBase):
@@ -523,7 +655,8 @@ class _BlobWriter(io.RawIOBase):
         self._storage = storage
         self._exclusive = exclusive
         # Closed in close(), which the file wrapping this writer calls.
-        self._spool = tempfile.SpooledTemporaryFile(max_size=storage.write_chunk_size)  # noqa: SIM115
+        spool_limit = storage.write_chunk_size or 8 * MiB
+        self._spool = tempfile.SpooledTemporaryFile(max_size=spool_limit)  # noqa: SIM115
         self._abandoned = False
 
     def writable(self) -> bool:
