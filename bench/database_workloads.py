@@ -17,7 +17,13 @@ from django.conf import settings
 
 
 def setup(
-    *, contender: str, django_db: dict | None, connection_string: str | None, table: str, **_
+    *,
+    contender: str,
+    django_db: dict | None,
+    connection_string: str | None,
+    table: str,
+    options: dict | None = None,
+    **_,
 ):
     if not settings.configured:
         unused = {"ENGINE": "django.db.backends.sqlite3", "NAME": tempfile.gettempdir() + "/x"}
@@ -26,7 +32,7 @@ def setup(
         django.setup()
     from storages.backends.database import DatabaseStorage
 
-    options = {"db_table": table}
+    options = {"db_table": table, **(options or {})}
     if connection_string:
         options["connection_string"] = connection_string
     storage = DatabaseStorage(**options)

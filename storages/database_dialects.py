@@ -78,6 +78,8 @@ class Dialect:
     read_part = 4 * MiB
     #: Default ``write_chunk_size``: bytes sent by one statement of a save.
     write_part = 8 * MiB
+    #: SQL answering the server's largest packet, if parts must fit in one.
+    packet_sql: str | None = None
     #: SQL of a blob of ``?`` zero bytes, written afterwards through a blob
     #: handle (None: the dialect has no incremental blob I/O).
     zeroblob: str | None = None
@@ -251,6 +253,9 @@ class PostgreSQLDialect(SQLiteDialect):
     vendor = "postgresql"
     blob_type = "BYTEA"
     read_part = Dialect.read_part
+    # Each append rewrites the value so far on the server: fewer, larger parts
+    # (measured: 100 MiB in 8 MiB parts 3.5 s, in 32 MiB parts 1.5 s).
+    write_part = 16 * MiB
     zeroblob = None
 
     def substring(self, blob: str) -> str:
@@ -276,6 +281,12 @@ class MySQLDialect(Dialect):
 
     vendor = "mysql"
     open_quote = close_quote = "`"
+    # Every SUBSTRING makes InnoDB read the whole blob, so a full read costs
+    # (size / part) whole-blob reads: measured for 100 MiB, 4 MiB parts 19.6 s,
+    # 8 MiB 9.6 s, 16 MiB 6.1 s (+51 MiB RSS), 32 MiB 5.0 s (+99 MiB RSS).
+    read_part = 16 * MiB
+    #: A part must fit in one packet: capped below the server's limit.
+    packet_sql = "SELECT @@max_allowed_packet"
     blob_type = "LONGBLOB"
     # A binary collation: names are case-sensitive, as on every other store.
     name_type = "VARCHAR({length}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"

@@ -67,7 +67,7 @@ class DatabaseStorage(BaseStorage):
     """Files stored as rows ``(name, blob, size, modified)`` of one table."""
 
     secret_options = ("connection_string",)
-    transient_attributes = ("_connector", "_dialect")
+    transient_attributes = ("_connector", "_dialect", "_packet")
 
     #: Keys of ``settings.DB_FILES`` that are not options of ours are refused.
     setting_name: ClassVar[str] = "DB_FILES"
@@ -177,8 +177,17 @@ class DatabaseStorage(BaseStorage):
     @property
     def read_part(self) -> int:
         """The largest part one read query fetches."""
-        part = self.chunk_size or self.sql.read_part
-        return min(part, self.sql.max_read) if self.sql.max_read else part
+        sql = self.sql
+        part = self.chunk_size or sql.read_part
+        if sql.max_read:
+            part = min(part, sql.max_read)
+        if sql.packet_sql:
+            packet = self.__dict__.get("_packet")
+            if packet is None:
+                (packet,) = self._fetchone(sql.packet_sql, (), "read", "max_allowed_packet")
+                packet = self.__dict__["_packet"] = int(packet)
+            part = max(min(part, packet - 64 * 1024), 64 * 1024)  # room for the row's header
+        return part
 
     @property
     def write_part(self) -> int:
@@ -324,7 +333,7 @@ class DatabaseStorage(BaseStorage):
         first = next(chunks, b"")
         now = _now_micros()
         row = (first, len(first)) + ((now,) if c.modified else ())
-        with self.connector.cursor() as cursor:
+        with self.connector.binary_cursor() as cursor:
             if overwrite and not exclusive:
                 self._replace(cursor, key, row)
             else:
@@ -609,12 +618,11 @@ class _BlobReader(io.RawIOBase):
     def _fetch_part(self, length: int) -> bytes:
         storage, key = self._storage, self.name
         sql = storage.sql
-        row = storage._fetchone(
-            sql.read_sql(storage.columns),
-            sql.read_params(self._position + 1, length, key),
-            "read",
-            key,
-        )
+        with storage._errors("read", key), storage.connector.binary_cursor() as cursor:
+            cursor.execute(
+                sql.read_sql(storage.columns), sql.read_params(self._position + 1, length, key)
+            )
+            row = cursor.fetchone()
         self._check(row)
         return bytes(row[0] or b"")
 
