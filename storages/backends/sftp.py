@@ -42,8 +42,8 @@ __all__ = ["HostKeyError", "SFTPStorage", "SFTPStorageError"]
 #: paramiko sends at most 32 KiB per SFTP request; writes are pipelined.
 WRITE_CHUNK = 1024 * 1024
 #: Bytes of read requests kept in flight ahead of the reader, topped up by BATCH.
-READ_AHEAD = 64 * 1024 * 1024
-BATCH = 4 * 1024 * 1024
+READ_AHEAD = 128 * 1024 * 1024
+BATCH = 32 * 1024 * 1024
 REQUEST_SIZE = 32 * 1024
 TEMP_NAME = re.compile(r"^\.storages-[0-9a-f]{16}\.part$")
 
@@ -453,6 +453,9 @@ class SFTPReadStream(io.RawIOBase):
                 handle._prefetch_thread(blocks, None)
 
         self._requested = end
+        if len(blocks) <= 8:
+            send()  # a small file: not worth a thread
+            return
         self._sender = threading.Thread(target=send, name="storages-sftp-read-ahead", daemon=True)
         self._sender.start()
 
