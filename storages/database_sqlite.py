@@ -9,7 +9,8 @@ handle, all in the save's transaction; a read opens the blob, reads one part
 at an offset and closes it again, so no read lock outlives the query (a
 reader kept open for a slow client never blocks writers).
 
-Through pyodbc there is no blob handle: SQLite over ODBC keeps the portable way.
+Through pyodbc there is no blob handle, and Python 3.10's sqlite3 has no
+``blobopen``: both keep the portable way (documented as a limit).
 """
 
 from __future__ import annotations
