@@ -6,6 +6,6 @@ class StoragesConfig(AppConfig):
     verbose_name = "Storages"
 
     def ready(self) -> None:
-        from storages import checks, legacy  # noqa: F401 - registers the system check
+        from storages import checks, collectstatic_checks, legacy  # noqa: F401 - register checks
 
         legacy.install()

@@ -8,8 +8,9 @@ USE_TZ = True
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
-    "django.contrib.staticfiles",
+    # storages before staticfiles: its collectstatic must win.
     "storages",
+    "django.contrib.staticfiles",
     "tests.testapp",
 ]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}

@@ -23,8 +23,9 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.staticfiles",
+    # storages before staticfiles: its collectstatic must win.
     "storages",
+    "django.contrib.staticfiles",
     "gallery",
 ]
 MIDDLEWARE = [

@@ -1,0 +1,285 @@
+"""collectstatic for remote stores: one listing, parallel uploads, hashing on local disk.
+
+Used by ``storages.management.commands.collectstatic`` when the static storage
+is one of ours and remote. Files are gathered from the finders exactly as
+Django does (ignore patterns, first found wins); then:
+
+1. the store is listed once (``list_stored()``), or, for a storage that cannot
+   list, asked about each file in parallel as Django would (exists, modified
+   time);
+2. with a hashing (manifest) storage, post-processing runs on a local staging
+   copy with the storage's own class and settings, so no file is read back
+   from the store;
+3. new and changed files upload in parallel; unchanged ones are not sent;
+4. the manifest goes last, and only when every other file is in place, so a
+   site never references a file that is not there yet.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any
+
+from django.contrib.staticfiles.finders import get_finders
+from django.contrib.staticfiles.storage import ManifestFilesMixin
+from django.core.files import File
+from django.core.files.storage import Storage
+from django.core.management.base import CommandError
+
+from storages.collectstatic_plan import (
+    Source,
+    Stored,
+    listing,
+    look_up,
+    source_from_path,
+    source_from_storage,
+    unchanged,
+)
+from storages.collectstatic_staging import (
+    is_hashing,
+    stage_file,
+    staged_names,
+    staging_storage,
+)
+from storages.transfer import Progress
+
+logger = logging.getLogger("storages.collectstatic")
+
+DEFAULT_WORKERS = 8
+
+
+def overwrites(storage: Storage) -> bool:
+    """Whether a save replaces an existing file (rather than picking a new name)."""
+    return bool(
+        getattr(storage, "file_overwrite", False) or getattr(storage, "allow_overwrite", False)
+    )
+
+
+class Collector:
+    """One run of the fast collectstatic; ``command`` is the management command."""
+
+    def __init__(self, command: Any, target: Storage, workers: int, report: Any) -> None:
+        self.command = command
+        self.target = target
+        self.workers = max(1, workers)
+        self.report = report
+        self.dry_run = command.dry_run
+        self.copied: list[str] = []
+        self.unmodified: list[str] = []
+        self.post_processed: list[str] = []
+        self._lock = threading.Lock()
+
+    def log(self, message: str, level: int = 2) -> None:
+        self.command.log(message, level=level)
+
+    # --- the run ------------------------------------------------------------------
+
+    def run(self) -> dict[str, list[str]]:
+        found = self.gather()
+        remote = listing(self.target)
+        if self.command.clear:
+            remote = self.clear(remote)
+        post_process = self.command.post_process
+        if post_process and is_hashing(self.target):
+            with tempfile.TemporaryDirectory(prefix="collectstatic-") as directory:
+                self.publish_hashed(found, remote, directory)
+        else:
+            sources = [
+                source_from_storage(name, storage, path) for name, (storage, path) in found.items()
+            ]
+            self.publish(sources, remote)
+            if post_process and hasattr(self.target, "post_process"):
+                self.django_post_process(found)
+        return {
+            "modified": self.copied,
+            "unmodified": self.unmodified,
+            "post_processed": self.post_processed,
+        }
+
+    def gather(self) -> dict[str, tuple[Storage, str]]:
+        """Django's discovery: every finder, first file found for a name wins."""
+        found: dict[str, tuple[Storage, str]] = {}
+        for finder in get_finders():
+            for path, storage in finder.list(self.command.ignore_patterns):
+                prefix = getattr(storage, "prefix", None)
+                name = f"{prefix.strip('/')}/{path}" if prefix else path
+                name = name.replace("\\", "/")
+                if name not in found:
+                    found[name] = (storage, path)
+                else:
+                    self.log(
+                        f"Found another file with the destination path '{name}'. It will be "
+                        "ignored since only the first encountered file is collected. If this "
+                        "is not what you want, make sure every static file has a unique path.",
+                        level=1,
+                    )
+        return found
+
+    def clear(self, remote: dict[str, Stored] | None) -> dict[str, Stored] | None:
+        if remote is None:
+            self.command.clear_dir("")  # Django's way, directory by directory
+            return None
+        names = sorted(remote)
+        if self.dry_run:
+            for name in names:
+                self.log(f"Pretending to delete '{name}'", level=1)
+        else:
+            self._parallel(names, self._delete)
+        return {}
+
+    def _delete(self, name: str) -> None:
+        self.log(f"Deleting '{name}'", level=1)
+        self.target.delete(name)
+
+    # --- hashing storages ---------------------------------------------------------
+
+    def publish_hashed(
+        self,
+        found: dict[str, tuple[Storage, str]],
+        remote: dict[str, Stored] | None,
+        directory: str,
+    ) -> None:
+        for name, (storage, path) in found.items():
+            stage_file(storage, path, directory, name)
+        staging = staging_storage(self.target, directory)
+        hashed_by_original: dict[str, str] = {}
+        for original, hashed, processed in staging.post_process(found, dry_run=False):
+            if isinstance(processed, Exception):
+                self.command.stderr.write(f"Post-processing '{original}' failed!")
+                self.command.stderr.write()
+                raise processed  # nothing was uploaded yet
+            if processed:
+                self.log(f"Post-processed '{original}' as '{hashed}'", level=2)
+                hashed_by_original[original] = hashed
+            else:
+                self.log(f"Skipped post-processing '{original}'")
+        manifest = self._manifest_name(staging)
+        sources = []
+        for name in staged_names(directory):
+            if name == manifest:
+                continue
+            local_path = staging.path(name)
+            sources.append(
+                source_from_path(
+                    name,
+                    local_path,
+                    original=name in found,
+                    content_addressed=name not in found,
+                )
+            )
+        uploaded = self.publish(sources, remote)
+        self.post_processed.extend(
+            original
+            for original, hashed in hashed_by_original.items()
+            if hashed in uploaded or hashed == original
+        )
+        if isinstance(self.target, ManifestFilesMixin):
+            self.publish_manifest(staging, manifest, remote)
+
+    def _manifest_name(self, staging: Storage) -> str | None:
+        if (
+            isinstance(self.target, ManifestFilesMixin)
+            and self.target.manifest_storage is self.target
+        ):
+            return staging.manifest_name
+        return None
+
+    def publish_manifest(
+        self, staging: Storage, manifest: str | None, remote: dict[str, Stored] | None
+    ) -> None:
+        """Last of all: the manifest, once every file it names is stored."""
+        if self.dry_run:
+            return
+        if manifest is None:
+            # The manifest has a storage of its own: Django's save_manifest writes it there.
+            self.target.hashed_files = staging.hashed_files
+            self.target.save_manifest()
+            return
+        source = source_from_path(manifest, staging.path(manifest), original=False)
+        self.publish([source], remote)
+        self.target.hashed_files = staging.hashed_files
+        if hasattr(staging, "manifest_hash"):
+            self.target.manifest_hash = staging.manifest_hash
+
+    # --- other storages with a post_process() --------------------------------------
+
+    def django_post_process(self, found: dict[str, tuple[Storage, str]]) -> None:
+        for original, processed_path, processed in self.target.post_process(
+            found, dry_run=self.dry_run
+        ):
+            if isinstance(processed, Exception):
+                self.command.stderr.write(f"Post-processing '{original}' failed!")
+                self.command.stderr.write()
+                raise processed
+            if processed:
+                self.log(f"Post-processed '{original}' as '{processed_path}'", level=2)
+                self.post_processed.append(original)
+            else:
+                self.log(f"Skipped post-processing '{original}'")
+
+    # --- uploads --------------------------------------------------------------------
+
+    def publish(self, sources: list[Source], remote: dict[str, Stored] | None) -> set[str]:
+        """Upload the sources the store lacks, in parallel; return the names sent."""
+        progress = Progress(len(sources), sum(source.size for source in sources), self.report)
+        sent: set[str] = set()
+        failures: list[str] = []
+
+        def task(source: Source) -> None:
+            try:
+                if self._publish_one(source, remote):
+                    with self._lock:
+                        sent.add(source.name)
+            except Exception as exc:  # reported together below; the others go on
+                with self._lock:
+                    failures.append(f"{source.name}: {type(exc).__name__}: {exc}")
+            progress.advance(source.size)
+
+        self._parallel(sources, task)
+        if sources:
+            self.report(progress, final=True)
+        if failures:
+            for failure in sorted(failures):
+                self.command.stderr.write(f"Could not upload {failure}")
+            raise CommandError(
+                f"{len(failures)} static file(s) could not be uploaded"
+                + ("; the manifest was not updated" if is_hashing(self.target) else "")
+            )
+        return sent
+
+    def _publish_one(self, source: Source, remote: dict[str, Stored] | None) -> bool:
+        stored = (
+            remote.get(source.name) if remote is not None else look_up(self.target, source.name)
+        )
+        if unchanged(source, stored, self.target):
+            if source.original:
+                with self._lock:
+                    self.unmodified.append(source.name)
+            self.log(f"Skipping '{source.name}' (not modified)")
+            return False
+        if self.dry_run:
+            self.log(f"Pretending to copy '{source.name}'", level=1)
+        else:
+            self.log(f"Copying '{source.name}'", level=2)
+            if stored is not None and not overwrites(self.target):
+                self.target.delete(source.name)  # or the store would pick another name
+            with source.opener() as handle:
+                name = self.target.save(source.name, File(handle, name=source.name))
+            if name != source.name:
+                raise OSError(f"the storage stored it as {name!r}")
+        if source.original:
+            with self._lock:
+                self.copied.append(source.name)
+        return True
+
+    def _parallel(self, items: list[Any], function: Any) -> None:
+        if self.workers == 1 or len(items) <= 1:
+            for item in items:
+                function(item)
+            return
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="collectstatic") as pool:
+            for future in as_completed([pool.submit(function, item) for item in items]):
+                future.result()
