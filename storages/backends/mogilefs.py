@@ -119,6 +119,10 @@ class MogileFSStorage(BaseStorage):
         with self._errors("find", name):
             return self.client.get_paths(self._key(name))
 
+    def reproxy_urls(self, name: str) -> list[str]:
+        """For ``storages.views.serve(..., handoff="x-reproxy-url")``: perlbal's URLs."""
+        return self.paths(name)
+
     # Storage API.
     def _open(self, name: str, mode: str = "rb") -> RemoteFile:
         if "w" in mode or "x" in mode:
