@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import re
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -143,11 +144,13 @@ class DjangoConnector:
         if connection.vendor == "postgresql":
             connection.ensure_connection()
             raw = connection.connection
-        if raw is None or not type(raw).__module__.startswith("psycopg."):
+        if raw is None or type(raw).__module__.split(".")[0] != "psycopg":  # psycopg 3 only
             with self.cursor() as cursor:
                 yield cursor
             return
-        with connection.wrap_database_errors, raw.cursor(binary=True) as cursor:
+        # Django makes ClientCursor the connection's default: ask for the plain one.
+        cursor_class = sys.modules[type(raw).__module__.split(".")[0]].Cursor
+        with connection.wrap_database_errors, cursor_class(raw) as cursor:
             yield _BinaryCursor(cursor)
 
     def describe(self) -> str:
@@ -179,7 +182,7 @@ class _BinaryCursor(_FormatCursor):
     """psycopg's ``%b`` placeholders: every parameter in binary format."""
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._cursor.execute(sql.replace("?", "%b"), list(params))
+        return self._cursor.execute(sql.replace("?", "%b"), list(params), binary=True)
 
 
 class OdbcConnector:

@@ -336,6 +336,16 @@ class TestDatabaseStorage:
         assert digest.hexdigest() == sha256_of(source)
         assert tail == source.read_bytes()[-100:]
 
+    def test_postgresql_parts_travel_in_binary(self, kind, make_storage):
+        from storages.database_connections import _BinaryCursor
+
+        storage = make_storage()
+        with storage.connector.binary_cursor() as cursor:
+            binary = isinstance(cursor, _BinaryCursor)
+        assert binary == (kind == "postgresql-django")
+        storage.save("b.bin", ContentFile(bytes(range(256)) * 5000))
+        assert storage.open("b.bin").read() == bytes(range(256)) * 5000
+
 
 def write_random(path, size: int):
     with open(path, "wb") as out:

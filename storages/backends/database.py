@@ -41,7 +41,13 @@ from django.utils.encoding import filepath_to_uri
 from storages.base import BaseStorage, SettingSpec
 from storages.database_connections import DjangoConnector, OdbcConnector, is_retryable, scrub
 from storages.database_dialects import Dialect, dialect_for, like_prefix, validate_identifier
-from storages.database_sqlite import blob_connection, sized, split_table, write_chunks
+from storages.database_sqlite import (
+    blob_connection,
+    known_size,
+    sized,
+    split_table,
+    write_chunks,
+)
 from storages.utils import DEFAULT_CHUNK_SIZE, content_chunks, iter_chunks, safe_join, setting
 
 MiB = 1024 * 1024
@@ -323,7 +329,8 @@ class DatabaseStorage(BaseStorage):
         self, key: str, content: Any, overwrite: bool, exclusive: bool
     ) -> str:
         raw = self._blob_connection()
-        if raw is not None:
+        size = known_size(content)
+        if raw is not None and (size is None or size > DEFAULT_CHUNK_SIZE):
             return self._write_blob(raw, key, content, overwrite, exclusive)
         sql, c = self.sql, self.columns
         chunk_size = self.write_part if sql.can_append else None
@@ -610,7 +617,9 @@ class _BlobReader(io.RawIOBase):
         storage, key = self._storage, self.name
         with storage._errors("read", key):
             raw = storage._blob_connection()
-        data = self._fetch_blob(raw, length) if raw is not None else self._fetch_part(length)
+        # Small files: one substr() query (loading a small value is cheap).
+        blobs = raw is not None and self.size > DEFAULT_CHUNK_SIZE
+        data = self._fetch_blob(raw, length) if blobs else self._fetch_part(length)
         if not data:
             raise BlobChangedError(f"{key!r} in {storage.describe()} is shorter than its size.")
         return data
