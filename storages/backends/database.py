@@ -346,12 +346,14 @@ class DatabaseStorage(BaseStorage):
             else:
                 key = self._claim(cursor, key, row, exclusive)
             size = len(first)
+            del first, row  # one part in memory at a time: drop each once sent
             appended = False
             for chunk in chunks:
                 if chunk:
                     cursor.execute(sql.append_sql(c), (chunk, key))
                     size += len(chunk)
                     appended = True
+                del chunk
             if appended:
                 cursor.execute(sql.finish_sql(c), (size,) + ((now,) if c.modified else ()) + (key,))
                 cursor.execute(sql.length_sql(c), (key,))
