@@ -48,7 +48,7 @@ from storages.transfer import Progress
 
 logger = logging.getLogger("storages.collectstatic")
 
-DEFAULT_WORKERS = 8
+DEFAULT_WORKERS = 16
 
 
 def overwrites(storage: Storage) -> bool:

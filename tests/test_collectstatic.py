@@ -329,3 +329,37 @@ def test_system_check_warns_when_staticfiles_comes_first(collect_env):
         },
     ):
         assert not [m for m in run_checks() if m.id == "storages.W010"]
+
+
+def test_listing_pages_are_parsed_like_botocore():
+    from storages.backends.s3 import parse_listing
+
+    page = (
+        b'<?xml version="1.0" encoding="UTF-8"?>'
+        b'<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        b"<Name>b</Name><Prefix>p/</Prefix><EncodingType>url</EncodingType>"
+        b"<IsTruncated>true</IsTruncated><NextContinuationToken>tok+/=</NextContinuationToken>"
+        b"<Contents><Key>p/a+b%C3%BC%2B.css</Key><LastModified>2024-05-01T10:20:30.000Z"
+        b"</LastModified><ETag>&quot;0123456789abcdef0123456789abcdef&quot;</ETag>"
+        b"<Size>42</Size><StorageClass>STANDARD</StorageClass></Contents>"
+        b"</ListBucketResult>"
+    )
+    entries, token = parse_listing(page)
+    assert token == "tok+/="
+    [(key, size, modified, etag)] = entries
+    assert key == "p/a bü+.css" and size == 42
+    assert modified.isoformat() == "2024-05-01T10:20:30+00:00"
+    assert etag == '"0123456789abcdef0123456789abcdef"'
+    last = page.replace(b"<IsTruncated>true", b"<IsTruncated>false")
+    assert parse_listing(last)[1] is None
+
+
+def test_unusual_names_are_recognised_as_unchanged(collect_env, static_dir):
+    configure, location = collect_env
+    (static_dir / "fonts").mkdir()
+    (static_dir / "fonts" / "Sans Bold+ü.woff").write_bytes(b"font bytes")
+    with configure():
+        run()
+        out, _, requests = run(verbosity=1)
+        assert "0 static files copied, 6 unmodified." in out
+        assert requests.puts(location) == []
