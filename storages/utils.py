@@ -45,6 +45,35 @@ def safe_join(location: str, *names: str) -> str:
     stores). Absolute names, parent references, NUL bytes and backslash
     variants of those raise :class:`SuspiciousFileOperation`.
     """
+    # One already-clean name is the common case, met on every url() and read.
+    clean = len(names) == 1 and is_clean(names[0])
+    relative = names[0] if clean else _clean_relative(names)
+    base = str(location).rstrip("/")
+    if not relative:
+        return base if base or not location else "/"
+    if not base:
+        return "/" + relative if str(location).startswith("/") else relative
+    return f"{base}/{relative}"
+
+
+def is_clean(name: object) -> bool:
+    """Whether ``name`` is already a safe relative name that cleaning would leave as is.
+
+    No separators to fold or absolute start, no dot segments, no backslash or
+    NUL: a conservative test (some clean names fail it and take the full path).
+    """
+    return (
+        isinstance(name, str)
+        and name != ""
+        and name[0] not in "/."
+        and "//" not in name
+        and "/." not in name
+        and "\\" not in name
+        and "\x00" not in name
+    )
+
+
+def _clean_relative(names: tuple[str, ...]) -> str:
     parts = []
     for name in names:
         name = str(name)
@@ -58,14 +87,9 @@ def safe_join(location: str, *names: str) -> str:
     relative = clean_name(posixpath.join(*parts)) if parts else ""
     if relative.split("/", 1)[0] == "..":
         raise SuspiciousFileOperation(
-            f"The name {'/'.join(names)!r} is outside the storage location {location!r}."
+            f"The name {'/'.join(map(str, names))!r} is outside the storage location."
         )
-    base = str(location).rstrip("/")
-    if not relative:
-        return base if base or not location else "/"
-    if not base:
-        return "/" + relative if str(location).startswith("/") else relative
-    return f"{base}/{relative}"
+    return relative
 
 
 def iter_chunks(stream: IO[bytes], chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
