@@ -309,10 +309,11 @@ def report(results: dict, args: argparse.Namespace, total_files: int, variants: 
         "into a fresh prefix of a SeaweedFS 4.48 bucket on 127.0.0.1 (cold), then again "
         "with nothing changed (unchanged re-run). ``static`` is ``S3StaticStorage``, "
         "``manifest`` is ``S3ManifestStaticStorage`` (each project's class of that name). "
-        "storages runs its own ``collectstatic`` (8 workers); django-storages 1.14.6 runs "
+        "storages runs its own ``collectstatic`` (16 workers); django-storages 1.14.6 runs "
         "Django's; collectfasta 3.3.5 runs its own with ``COLLECTFASTA_THREADS = 20`` and "
         "the boto3 strategy for the storage kind. Each run is a fresh process; requests are "
-        "every HTTP request botocore sent (LIST is a bucket listing page). "
+        "every HTTP request botocore sent (LIST is a bucket listing page; the one GET of "
+        "a manifest storage is the manifest read when the storage is created). "
         f"Median of {args.rounds} round(s), contenders alternating.\n\n"
         + table
         + "\n.. image:: collectstatic.png\n   :alt: collectstatic seconds per contender\n\n"
