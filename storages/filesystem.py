@@ -68,6 +68,13 @@ class SafeFileSystemStorage(FileSystemStorage):
         return File(AtomicWriter(full_path, mode.replace("x", "w"), place))
 
     def path(self, name: str) -> str:
+        name = str(name)
+        if os.path.isabs(name) and "\x00" not in name:
+            # Django itself passes absolute paths inside the location (collectstatic
+            # asks exists(location)); anything outside still fails safe_join below.
+            name = os.path.relpath(os.path.normpath(name), self.location)
+            if name == os.curdir:
+                return self.location
         return os.path.normpath(safe_join(self.location, name))
 
     def get_available_name(self, name: str, max_length: int | None = None) -> str:

@@ -6,7 +6,7 @@ import os
 import threading
 
 import pytest
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files import File
 from django.core.files.base import ContentFile
 
@@ -101,6 +101,37 @@ class TestOverwrite:
         storage = OverwriteStorage(location=tmp_path)
         with pytest.raises(SuspiciousFileOperation, match="longer than 10"):
             storage.save("a-rather-long-name.txt", ContentFile(b"x"), max_length=10)
+
+
+class TestDjangoCallers:
+    def test_absolute_paths_inside_the_location_work_as_in_django(self, tmp_path):
+        storage = OverwriteStorage(location=tmp_path)
+        storage.save("a/b.txt", ContentFile(b"x"))
+        assert storage.exists(storage.location)  # what collectstatic asks
+        assert storage.exists(os.path.join(storage.location, "a", "b.txt"))
+        for outside in ("/etc/passwd", str(tmp_path) + "-other/x", str(tmp_path / "../x")):
+            with pytest.raises(SuspiciousFileOperation):
+                storage.exists(outside)
+
+    def test_djangos_own_collectstatic_runs(self, tmp_path, settings):
+        from django.contrib.staticfiles.management.commands.collectstatic import (
+            Command as DjangoCollectstatic,
+        )
+        from django.core.management import call_command
+
+        (tmp_path / "src" / "css").mkdir(parents=True)
+        (tmp_path / "src" / "css" / "site.css").write_text("body {}")
+        settings.STATICFILES_DIRS = [str(tmp_path / "src")]
+        settings.STORAGES = {
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {
+                "BACKEND": "storages.backends.overwrite.OverwriteStorage",
+                "OPTIONS": {"location": str(tmp_path / "static")},
+            },
+        }
+        call_command(DjangoCollectstatic(), interactive=False, verbosity=0)
+        call_command(DjangoCollectstatic(), interactive=False, verbosity=0)  # over existing
+        assert (tmp_path / "static" / "css" / "site.css").read_text() == "body {}"
 
 
 class TestSymlinkOrCopy:

@@ -136,6 +136,9 @@ def seaweedfs_command(
         "-admin.ui=false",
         "-webdav=false",
         "-master.telemetry=false",
+        # Off: their fixed default ports (8181, 9101) would collide between servers.
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
     ]
     return command, f"http://{LOOPBACK}:{ports['s3.port']}"
 
