@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import ftplib
-import io
 import logging
 import posixpath
 import re
@@ -26,7 +25,7 @@ from django.utils.encoding import filepath_to_uri
 
 from storages import ftp_client
 from storages.base import MASK, BaseStorage, SettingSpec
-from storages.ftp_files import RemoteFile, RemoteWriteFile, is_write_mode
+from storages.files import ReadFile, SeekableReader, SpooledWriteFile, is_write_mode
 from storages.ftp_pool import ConnectionPool, shared_pool
 from storages.utils import clean_name, content_chunks, safe_join, setting
 
@@ -202,7 +201,7 @@ class FTPStorage(BaseStorage):
     def _open(self, name: str, mode: str = "rb") -> Any:
         path = self._path(name)
         if is_write_mode(mode):
-            return RemoteWriteFile(
+            return SpooledWriteFile(
                 name, mode, lambda spool: self._store(name, spool, overwrite=True)
             )
 
@@ -210,7 +209,7 @@ class FTPStorage(BaseStorage):
             size = self._run(lambda ftp: int(ftp.size(path)), name, "read")
             return RetrStream(self, path, name, size), size
 
-        return RemoteFile(name, mode, opener)
+        return ReadFile(name, mode, opener)
 
     # --- writing ------------------------------------------------------------------
 
@@ -381,7 +380,7 @@ class FTPStorage(BaseStorage):
         return urljoin(base_url, filepath_to_uri(clean_name(name)))
 
 
-class RetrStream(io.RawIOBase):
+class RetrStream(SeekableReader):
     """A download as a seekable raw stream: ``RETR`` (with ``REST`` after a seek).
 
     The transfer holds its own pooled connection until it reaches the end (the
@@ -398,23 +397,8 @@ class RetrStream(io.RawIOBase):
         self._lease = None
         self._sock = None
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        target = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence] + offset
-        if target < 0:
-            raise ValueError("negative seek position")
-        if target != self._pos:
-            self._abandon()
-            self._pos = target
-        return self._pos
+    def _moved(self, target: int) -> None:
+        self._abandon()
 
     def readinto(self, buffer) -> int:
         if self._sock is None:

@@ -13,7 +13,6 @@ import contextlib
 import datetime
 import errno
 import getpass
-import io
 import logging
 import posixpath
 import re
@@ -30,7 +29,7 @@ from django.utils.encoding import filepath_to_uri
 
 from storages import sftp_client
 from storages.base import BaseStorage, SettingSpec
-from storages.ftp_files import RemoteFile, RemoteWriteFile, is_write_mode
+from storages.files import ReadFile, SeekableReader, SpooledWriteFile, is_write_mode
 from storages.ftp_pool import ConnectionPool, shared_pool
 from storages.sftp_client import HostKeyError, SFTPStorageError, mask_params
 from storages.utils import clean_name, content_chunks, safe_join, setting
@@ -162,7 +161,7 @@ class SFTPStorage(BaseStorage):
     def _open(self, name: str, mode: str = "rb") -> Any:
         path = self._path(name)
         if is_write_mode(mode):
-            return RemoteWriteFile(
+            return SpooledWriteFile(
                 name, mode, lambda spool: self._store(name, spool, overwrite=True)
             )
 
@@ -185,7 +184,7 @@ class SFTPStorage(BaseStorage):
                 ) from None
             return SFTPReadStream(self, lease, handle, size, name), size
 
-        return RemoteFile(name, mode, opener)
+        return ReadFile(name, mode, opener)
 
     # --- writing ------------------------------------------------------------------
 
@@ -386,7 +385,7 @@ class SFTPStorage(BaseStorage):
         return urljoin(base_url, filepath_to_uri(clean_name(name)))
 
 
-class SFTPReadStream(io.RawIOBase):
+class SFTPReadStream(SeekableReader):
     """A remote file read with a deep, bounded read-ahead.
 
     paramiko reads fast only with many 32 KiB read requests in flight, as its
@@ -411,24 +410,9 @@ class SFTPReadStream(io.RawIOBase):
         self._requested = 0  # read requests are sent (or being sent) up to here
         self._sender: threading.Thread | None = None
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        target = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence] + offset
-        if target < 0:
-            raise ValueError("negative seek position")
-        if target != self._pos:
-            self._wait_for_sender()
-            self._requested = target  # read ahead from the new place
-            self._pos = target
-        return target
+    def _moved(self, target: int) -> None:
+        self._wait_for_sender()
+        self._requested = target  # read ahead from the new place
 
     def _wait_for_sender(self) -> None:
         if self._sender is not None:
