@@ -27,6 +27,7 @@ from django.utils.deconstruct import deconstructible
 from django.utils.encoding import filepath_to_uri
 
 from storages.base import BaseStorage, SettingSpec
+from storages.files import ChunkReader, ReadFile, Source, SpooledWriteFile
 from storages.mogilefs_client import (
     KeyExists,
     MogileFSError,
@@ -36,7 +37,6 @@ from storages.mogilefs_client import (
     http_head,
     http_put,
 )
-from storages.swift_files import RemoteFile, Source
 from storages.utils import safe_join
 
 __all__ = ["MogileFSError", "MogileFSStorage", "serve_mogilefs_file"]
@@ -124,10 +124,10 @@ class MogileFSStorage(BaseStorage):
         return self.paths(name)
 
     # Storage API.
-    def _open(self, name: str, mode: str = "rb") -> RemoteFile:
+    def _open(self, name: str, mode: str = "rb") -> ReadFile | SpooledWriteFile:
         if "w" in mode or "x" in mode:
             self._key(name)
-            return RemoteFile(name, mode, upload=lambda stream: self._write(name, stream))
+            return SpooledWriteFile(name, mode, lambda stream: self._write(name, stream))
         with self._errors("open", name):
             size = int(self.client.file_info(self._key(name))["length"])
         urls = self.paths(name)
@@ -135,7 +135,7 @@ class MogileFSStorage(BaseStorage):
         def fetch(start: int) -> Iterator[bytes]:
             return self._fetch(name, urls, start)
 
-        return RemoteFile(name, mode, size=size, fetch=fetch)
+        return ReadFile(name, mode, lambda: (ChunkReader(fetch, size), size))
 
     def _fetch(self, name: str, urls: list[str], start: int) -> Iterator[bytes]:
         failures = []
@@ -298,7 +298,7 @@ def serve_mogilefs_file(
     return response
 
 
-def _stream(handle: RemoteFile) -> Iterator[bytes]:
+def _stream(handle: ReadFile) -> Iterator[bytes]:
     try:
         yield from handle.chunks()
     finally:

@@ -31,8 +31,8 @@ from django.utils import timezone as dj_timezone
 from django.utils.deconstruct import deconstructible
 
 from storages.base import BaseStorage, SettingSpec
+from storages.files import ChunkReader, ReadFile, Source, SpooledWriteFile, Window
 from storages.swift_auth import RACKSPACE_AUTH_URL, Authenticator, SwiftAuthError
-from storages.swift_files import RemoteFile, Source, Window
 from storages.utils import require, safe_join
 
 swiftclient = require("swiftclient", "swift")
@@ -248,10 +248,10 @@ class CloudFilesStorage(BaseStorage):
             return self.connection.head_object(self.container, key)
 
     # Storage API.
-    def _open(self, name: str, mode: str = "rb") -> RemoteFile:
+    def _open(self, name: str, mode: str = "rb") -> ReadFile | SpooledWriteFile:
         key = self._key(name)
         if "w" in mode or "x" in mode:
-            return RemoteFile(name, mode, upload=lambda stream: self._write(name, stream))
+            return SpooledWriteFile(name, mode, lambda stream: self._write(name, stream))
         size = int(self._head(name).get("content-length", 0))
 
         def fetch(start: int) -> Iterator[bytes]:
@@ -264,7 +264,7 @@ class CloudFilesStorage(BaseStorage):
                 )
             return body
 
-        return RemoteFile(name, mode, size=size, fetch=fetch)
+        return ReadFile(name, mode, lambda: (ChunkReader(fetch, size), size))
 
     def _write(self, name: str, stream: IO[bytes]) -> None:
         """A file opened for writing replaces the object it names."""
