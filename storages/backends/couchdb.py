@@ -33,7 +33,13 @@ from django.utils.deconstruct import deconstructible
 from django.utils.encoding import filepath_to_uri
 
 from storages.base import BaseStorage, SettingSpec
-from storages.mongodb_streams import SPOOL_MAX_MEMORY, RemoteFile
+from storages.files import (
+    SPOOL_MAX_MEMORY,
+    ReadFile,
+    SpooledWriteFile,
+    StreamReader,
+    require_read_or_write_mode,
+)
 from storages.utils import content_chunks, require, safe_join, setting
 
 requests = require("requests", "couchdb")
@@ -232,11 +238,12 @@ class CouchDBStorage(BaseStorage):
         """The attachment's content type."""
         return self._head(self._path(name), name, "get the type of").headers.get("Content-Type")
 
-    def _open(self, name: str, mode: str = "rb") -> RemoteFile:
+    def _open(self, name: str, mode: str = "rb") -> ReadFile | SpooledWriteFile:
         path = self._path(name)
+        require_read_or_write_mode(name, mode)
         if "w" in mode:
-            return RemoteFile(
-                name, mode, upload=lambda spool: self._store(path, spool, overwrite=True)
+            return SpooledWriteFile(
+                name, mode, lambda spool: self._store(path, spool, overwrite=True)
             )
         size = int(self._head(path, name, "open").headers["Content-Length"])
         url = self._attachment_url(path)
@@ -255,7 +262,7 @@ class CouchDBStorage(BaseStorage):
                 stream.skip(position)
             return stream
 
-        return RemoteFile(name, mode, size=size, open_at=open_at)
+        return ReadFile(name, mode, lambda: (StreamReader(open_at, size), size))
 
     def get_modified_time(self, name: str) -> datetime.datetime:
         path = self._path(name)

@@ -27,7 +27,7 @@ from django.utils.deconstruct import deconstructible
 from django.utils.encoding import filepath_to_uri
 
 from storages.base import BaseStorage, SettingSpec
-from storages.mongodb_streams import RemoteFile
+from storages.files import ReadFile, SpooledWriteFile, StreamReader, require_read_or_write_mode
 from storages.utils import content_chunks, require, safe_join
 
 pymongo = require("pymongo", "mongodb")
@@ -249,11 +249,12 @@ class GridFSStorage(BaseStorage):
             raise FileNotFoundError(f"{name!r} does not exist in {self._where}")
         return doc
 
-    def _open(self, name: str, mode: str = "rb") -> RemoteFile:
+    def _open(self, name: str, mode: str = "rb") -> ReadFile | SpooledWriteFile:
         path = self._path(name)
+        require_read_or_write_mode(name, mode)
         if "w" in mode:
-            return RemoteFile(
-                name, mode, upload=lambda spool: self._store(path, spool, overwrite=True)
+            return SpooledWriteFile(
+                name, mode, lambda spool: self._store(path, spool, overwrite=True)
             )
         with self._errors("open", name):
             doc = self._doc(path, name, {"length": 1})
@@ -269,7 +270,8 @@ class GridFSStorage(BaseStorage):
                 stream.seek(position)
                 return _Chunked(stream, self, name)
 
-        return RemoteFile(name, mode, size=int(doc["length"]), open_at=open_at)
+        size = int(doc["length"])
+        return ReadFile(name, mode, lambda: (StreamReader(open_at, size), size))
 
     def exists(self, name: str) -> bool:
         path = self._path(name)
