@@ -22,6 +22,7 @@ from typing import IO, Any
 
 from django.core.files import File
 
+from storages.files import SeekableReader
 from storages.s3_errors import S3PreconditionFailed, s3_errors
 from storages.s3_transfer import abort_multipart
 
@@ -31,8 +32,11 @@ GZIP_WBITS = 31  # zlib's gzip container
 UNCOMPRESSED_SIZE = "uncompressed-size"
 
 
-class S3Reader(io.RawIOBase):
-    """Raw, seekable, read-only view of one object."""
+class S3Reader(SeekableReader):
+    """Raw, seekable, read-only view of one object.
+
+    A ``seek`` only moves the position; the stream follows on the next read.
+    """
 
     def __init__(self, client: Any, bucket: str, key: str, *, chunk_size: int = CHUNK_SIZE):
         self._client = client
@@ -51,30 +55,6 @@ class S3Reader(io.RawIOBase):
         """Send the first GET now: a missing object raises FileNotFoundError here."""
         self._stream_from(0)
         return self
-
-    # io.RawIOBase
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            position = offset
-        elif whence == io.SEEK_CUR:
-            position = self._pos + offset
-        elif whence == io.SEEK_END:
-            position = self.size + offset
-        else:
-            raise ValueError(f"invalid whence {whence!r}")
-        if position < 0:
-            raise ValueError("negative seek position")
-        self._pos = position  # the stream is moved lazily, on the next read
-        return position
 
     def readinto(self, buffer: Any) -> int:
         if self._size is not None and self._pos >= self._size:
