@@ -352,23 +352,16 @@ class Source:
         self.close()
 
 
-class Window(io.RawIOBase):
-    """Bytes ``offset .. offset+length`` of a seekable stream, itself seekable (one segment)."""
+class Window(SeekableReader):
+    """Bytes ``offset .. offset+length`` of a seekable stream, itself seekable (one segment).
+
+    A seek outside the window stops at its edge.
+    """
 
     def __init__(self, stream: IO[bytes], offset: int, length: int) -> None:
         self._stream = stream
         self._offset = offset
-        self._length = length
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
+        self._length = self._size = length
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._length}[whence]
