@@ -22,6 +22,9 @@ import uuid
 from pathlib import Path
 
 MIB = 1024 * 1024
+# Reads in 256 KiB pieces for every contender: exactly 1 MiB reads map fresh memory
+# each time on this machine and cost 3-5x more (see docs/benchmarks/local.rst).
+READ_CHUNK = 256 * 1024
 CONTENDERS = ["boto3", "storages", "django-storages 1.14.6"]
 
 
@@ -127,11 +130,11 @@ def big_read(state: dict, bucket: str, location: str, **_: object) -> dict:
     total = 0
     if storage is None:
         body = client.get_object(Bucket=bucket, Key=f"{location}/big.bin")["Body"]
-        for chunk in body.iter_chunks(MIB):
+        for chunk in body.iter_chunks(READ_CHUNK):
             total += len(chunk)
     else:
         with storage.open("big.bin", "rb") as handle:
-            for chunk in handle.chunks(MIB):
+            for chunk in handle.chunks(READ_CHUNK):
                 total += len(chunk)
     return {"requests": state["counter"]["requests"], "bytes": total}
 
@@ -302,7 +305,7 @@ def _report(results: dict, args: argparse.Namespace) -> str:
         f"Measured by ``python -m bench.bench_s3 --small {args.small} --mib {args.mib} "
         f"--urls {args.urls} --rounds {args.rounds}`` against SeaweedFS 4.48 (``weed mini``) "
         "on 127.0.0.1; medians over the rounds, contenders alternating. Small saves are "
-        "1 KiB each; the big file is read through ``open()`` in 1 MiB chunks. "
+        "1 KiB each; the big file is read through ``open()`` in 256 KiB chunks. "
         "``storages`` is this project; django-storages 1.14.6 runs in its own virtualenv "
         "with the same boto3. Extra peak RSS is the process's peak minus its RSS "
         "after imports and set-up. Requests are those the client sent (botocore "

@@ -104,6 +104,13 @@ def browser():
     driver.quit()
 
 
+def wait_until(browser, condition, what: str, timeout: float = 30) -> None:
+    """Wait for the page the last click started to arrive (clicks do not wait)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, timeout).until(condition, message=f"waiting for {what}")
+
+
 def bucket_keys(site) -> list[str]:
     import boto3
 
@@ -124,14 +131,14 @@ def test_upload_follow_link_and_delete(site, browser, tmp_path):
     browser.find_element(By.NAME, "username").send_keys("admin")
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    assert "/admin/" in browser.current_url and "login" not in browser.current_url
+    wait_until(browser, lambda b: "/login/" not in b.current_url, "the admin after logging in")
 
     browser.get(site["url"] + "/admin/gallery/document/add/")
     browser.find_element(By.NAME, "title").send_keys("From the browser")
     browser.find_element(By.NAME, "attachment").send_keys(str(attachment))
     browser.find_element(By.NAME, "picture").send_keys(str(picture))
     browser.find_element(By.NAME, "_continue").click()  # save and stay on the change page
-    assert "was added successfully" in browser.page_source
+    wait_until(browser, lambda b: "was added successfully" in b.page_source, "the saved document")
 
     keys = bucket_keys(site)
     assert "media/pictures/holiday.png" in keys
@@ -143,6 +150,8 @@ def test_upload_follow_link_and_delete(site, browser, tmp_path):
     assert href.startswith(site["env"]["EXAMPLE_S3_ENDPOINT"]) and "X-Amz-Signature" in href
     change_page = browser.current_url
     link.click()  # follow the link the admin shows, to the bucket
+    endpoint = site["env"]["EXAMPLE_S3_ENDPOINT"]
+    wait_until(browser, lambda b: b.current_url.startswith(endpoint), "the picture in the bucket")
     received = browser.execute_async_script(
         """
         const done = arguments[arguments.length - 1];
@@ -163,5 +172,5 @@ def test_upload_follow_link_and_delete(site, browser, tmp_path):
     assert change_page.endswith("/change/")
     browser.get(change_page.replace("/change/", "/delete/"))
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    assert "was deleted successfully" in browser.page_source
+    wait_until(browser, lambda b: "was deleted successfully" in b.page_source, "the deletion")
     assert bucket_keys(site) == []
