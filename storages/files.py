@@ -331,8 +331,8 @@ class Source:
     def _direct(content: Any) -> IO[bytes] | None:
         """The content itself when it is already seekable bytes; None to spool it."""
         try:
-            if not content.seekable():
-                return None
+            if not content.seekable() or getattr(content, "size", None) == 0:
+                return None  # nothing to gain for empty content: read it through chunks()
             content.seek(0)
             if not isinstance(content.read(0), bytes):
                 return None

@@ -70,6 +70,8 @@ def tiny_png() -> bytes:
 class StorageContract:
     backend: str = ""
     overwrites: bool = False
+    #: False for backends that refuse some content (images only) with ValueError.
+    accepts_any_content: bool = True
     #: The model field whose default names an existing file.
     default_field: str = "default"
     #: Large-file size; several MiB by default.
@@ -279,6 +281,16 @@ class StorageContract:
         assert name == self.stored_name("ünïcödé/файл 名前.txt")
         assert storage.open(name).read() == self.sample(b"unicode")
         assert storage.listdir("ünïcödé")[1] == [self.stored_name("файл 名前.txt")]
+
+    def test_text_content_is_stored_as_utf8(self, storage):
+        text = "héllo wörld ✓ 名前\n" * 3
+        if not self.accepts_any_content:
+            with pytest.raises(ValueError):
+                storage.save("text.txt", ContentFile(text))
+            return
+        name = storage.save("text.txt", ContentFile(text))
+        assert storage.size(name) == len(text.encode())
+        assert storage.open(name, "rb").read() == text.encode()
 
     def test_empty_file(self, storage):
         name = self.save(storage, "empty.txt", b"")

@@ -38,6 +38,7 @@ class TestSymlinkOrCopyContract(LocalDiskContract):
 class TestImageContract(LocalDiskContract):
     backend = "storages.backends.image.ImageStorage"
     default_field = "default_image"
+    accepts_any_content = False
 
     def sample(self, payload: bytes) -> bytes:
         # Pillow identifies by the header; the payload rides after the PNG's end.

@@ -18,10 +18,9 @@ import json
 import logging
 import mimetypes
 import re
-import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from typing import IO, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -34,8 +33,8 @@ from django.utils.encoding import filepath_to_uri
 
 from storages.base import BaseStorage, SettingSpec
 from storages.files import (
-    SPOOL_MAX_MEMORY,
     ReadFile,
+    Source,
     SpooledWriteFile,
     StreamReader,
     require_read_or_write_mode,
@@ -344,7 +343,8 @@ class CouchDBStorage(BaseStorage):
             or mimetypes.guess_type(path)[0]
             or "application/octet-stream"
         )
-        with _rewindable(content) as (source, size):
+        with Source(content) as measured:  # counts bytes: text's length is not its size
+            source, size = measured.stream, measured.size
             rev = self._current_rev(path) if overwrite else None
             inline = False  # PouchDB will not attach to a deleted document: send it inline
             for _attempt in range(MAX_ATTEMPTS):
@@ -441,32 +441,6 @@ class CouchDBStorage(BaseStorage):
 
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
-
-
-def _known_size(content: Any) -> int | None:
-    size = getattr(content, "size", None)
-    seekable = getattr(content, "seekable", None)
-    if isinstance(size, int) and size > 0 and callable(seekable) and seekable():
-        return size
-    return None
-
-
-@contextmanager
-def _rewindable(content: Any) -> Iterator[tuple[Any, int]]:
-    """(source, length): the content itself when it can be re-read and its size is
-    known, else a spooled copy. Uploads always declare their length, so a server
-    that loses the connection mid-body sees an incomplete request, not a short file.
-    """
-    size = _known_size(content)
-    if size is not None:
-        yield content, size
-        return
-    with tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_MEMORY) as spool:
-        for chunk in content_chunks(content):
-            spool.write(chunk)
-        length = spool.tell()
-        spool.seek(0)
-        yield spool, length
 
 
 class _Body:
