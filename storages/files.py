@@ -306,6 +306,13 @@ class SpooledWriteFile(File):
         self._finished = True
         self.close()
 
+    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+        # A ``with`` block left by an exception wrote something incomplete: drop it.
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
 
 # --- upload sources -------------------------------------------------------------------
 

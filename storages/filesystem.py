@@ -65,7 +65,7 @@ class SafeFileSystemStorage(FileSystemStorage):
         self._make_directories(os.path.dirname(full_path))
         overwrite = "x" not in mode  # like open(): "w" replaces, "x" refuses
         place = functools.partial(self._place, overwrite=overwrite)
-        return File(AtomicWriter(full_path, mode.replace("x", "w"), place))
+        return AtomicFile(AtomicWriter(full_path, mode.replace("x", "w"), place))
 
     def path(self, name: str) -> str:
         name = str(name)
@@ -189,9 +189,24 @@ class AtomicWriter:
             self._file.close()
             self._place(self._temporary, self.name)
         finally:
-            self._file.close()
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._temporary)
+            self.abort()
+
+    def abort(self) -> None:
+        """Close and forget what was written: nothing appears under the name."""
+        self._file.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._temporary)
+
+
+class AtomicFile(File):
+    """The ``File`` around an :class:`AtomicWriter`: a ``with`` block left by an
+    exception publishes nothing."""
+
+    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.file.abort()
 
 
 def _is_temporary(filename: str) -> bool:

@@ -282,6 +282,13 @@ class StorageContract:
         assert storage.open(name).read() == self.sample(b"unicode")
         assert storage.listdir("ünïcödé")[1] == [self.stored_name("файл 名前.txt")]
 
+    def test_write_left_by_an_exception_stores_nothing(self, storage):
+        refused = pytest.raises(RuntimeError, match="changed my mind")
+        with refused, storage.open("abandoned.txt", "wb") as handle:
+            handle.write(b"partial content")
+            raise RuntimeError("changed my mind")
+        assert not storage.exists("abandoned.txt")
+
     def test_text_content_is_stored_as_utf8(self, storage):
         text = "héllo wörld ✓ 名前\n" * 3
         if not self.accepts_any_content:

@@ -524,6 +524,13 @@ class DatabaseFile(File):
         if size is not None:
             self.size = size
 
+    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+        # A ``with`` block left by an exception wrote something incomplete: drop it.
+        writer = getattr(self.file, "buffer", self.file)
+        if exc_type is not None and isinstance(writer, _BlobWriter):
+            writer._abandoned = True
+        self.close()
+
     def open(self, mode: str | None = None) -> DatabaseFile:
         if not self.closed:
             self.seek(0)
