@@ -280,6 +280,15 @@ class Collector:
             for item in items:
                 function(item)
             return
+        # A few tasks per worker, each a slice of the files: submitting one task
+        # per file costs more than deciding that an unchanged file stays.
+        count = min(len(items), self.workers * 4)
+        batches = [items[start::count] for start in range(count)]
+
+        def run_batch(batch: list[Any]) -> None:
+            for item in batch:
+                function(item)
+
         with ThreadPoolExecutor(self.workers, thread_name_prefix="collectstatic") as pool:
-            for future in as_completed([pool.submit(function, item) for item in items]):
+            for future in as_completed([pool.submit(run_batch, batch) for batch in batches]):
                 future.result()
