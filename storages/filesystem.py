@@ -17,13 +17,12 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from django.core.exceptions import SuspiciousFileOperation
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage
 from django.utils.deconstruct import deconstructible
 
 from storages.base import unknown_options
-from storages.utils import content_chunks, safe_join
+from storages.utils import content_chunks, name_as_given, safe_join
 
 TEMPORARY_SUFFIX = ".part"
 
@@ -81,11 +80,7 @@ class SafeFileSystemStorage(FileSystemStorage):
         if not self._overwrite:
             return super().get_available_name(name, max_length)
         self.path(name)  # refuse unsafe names before anything else
-        if max_length is not None and len(name) > max_length:
-            raise SuspiciousFileOperation(
-                f"Storage can not keep {name!r}: it is longer than {max_length} characters."
-            )
-        return name
+        return name_as_given(name, max_length)
 
     def _save(self, name: str, content: Any) -> str:
         directory = os.path.dirname(self.path(name))

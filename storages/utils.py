@@ -92,6 +92,18 @@ def _clean_relative(names: tuple[str, ...]) -> str:
     return relative
 
 
+def name_as_given(name: str, max_length: int | None = None) -> str:
+    """``get_available_name`` for a storage that replaces files: the name itself,
+    once it is known to be safe and to fit ``max_length`` (never truncated into
+    another name, which would replace the wrong file)."""
+    safe_join("", name)
+    if max_length is not None and len(name) > max_length:
+        raise SuspiciousFileOperation(
+            f"Storage can not keep {name!r}: it is longer than {max_length} characters."
+        )
+    return name
+
+
 def iter_chunks(stream: IO[bytes], chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
     """Yield a readable stream's bytes in chunks, never holding more than one."""
     while True:

@@ -18,7 +18,7 @@ import uuid
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 from django.utils.encoding import filepath_to_uri
@@ -27,7 +27,7 @@ from storages import ftp_client
 from storages.base import MASK, BaseStorage, SettingSpec
 from storages.files import ReadFile, SeekableReader, SpooledWriteFile, is_write_mode
 from storages.ftp_pool import ConnectionPool, shared_pool
-from storages.utils import clean_name, content_chunks, safe_join, setting
+from storages.utils import clean_name, content_chunks, name_as_given, safe_join, setting
 
 logger = logging.getLogger("storages")
 
@@ -217,11 +217,7 @@ class FTPStorage(BaseStorage):
         if not self.allow_overwrite:
             return super().get_available_name(name, max_length)
         self._path(name)  # refuse unsafe names before anything else
-        if max_length is not None and len(name) > max_length:
-            raise SuspiciousFileOperation(
-                f"Storage can not keep {name!r}: it is longer than {max_length} characters."
-            )
-        return name
+        return name_as_given(name, max_length)
 
     def _save(self, name: str, content: Any) -> str:
         return self._store(name, content, overwrite=bool(self.allow_overwrite))

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from urllib.parse import urljoin
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
+from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone as dj_timezone
 from django.utils.deconstruct import deconstructible
@@ -37,7 +37,7 @@ from storages.mogilefs_client import (
     http_head,
     http_put,
 )
-from storages.utils import safe_join
+from storages.utils import name_as_given, safe_join
 
 __all__ = ["MogileFSError", "MogileFSStorage", "serve_mogilefs_file"]
 
@@ -193,12 +193,7 @@ class MogileFSStorage(BaseStorage):
 
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
         if self.file_overwrite:
-            if max_length is not None and len(name) > max_length:
-                raise SuspiciousFileOperation(
-                    f"Storage can not find an available filename for {name!r}: "
-                    f"it is longer than {max_length} characters."
-                )
-            return name
+            return name_as_given(name, max_length)
         return super().get_available_name(name, max_length=max_length)
 
     def delete(self, name: str) -> None:

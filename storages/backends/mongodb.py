@@ -28,7 +28,7 @@ from django.utils.encoding import filepath_to_uri
 
 from storages.base import BaseStorage, SettingSpec
 from storages.files import ReadFile, SpooledWriteFile, StreamReader, require_read_or_write_mode
-from storages.utils import content_chunks, require, safe_join
+from storages.utils import content_chunks, name_as_given, require, safe_join
 
 pymongo = require("pymongo", "mongodb")
 gridfs = require("gridfs", "mongodb")
@@ -233,12 +233,7 @@ class GridFSStorage(BaseStorage):
             return super().get_available_name(name, max_length)
         name = self._path(name)
         validate_file_name(name, allow_relative_path=True)
-        if max_length is not None and len(name) > max_length:
-            raise SuspiciousFileOperation(
-                f"Storage can not find an available filename for {name!r}: it is longer "
-                f"than {max_length} characters."
-            )
-        return name
+        return name_as_given(name, max_length)
 
     # Reading ------------------------------------------------------------------------------
 

@@ -26,14 +26,14 @@ from urllib.parse import quote, urlsplit
 
 import requests
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone as dj_timezone
 from django.utils.deconstruct import deconstructible
 
 from storages.base import BaseStorage, SettingSpec
 from storages.files import ChunkReader, ReadFile, Source, SpooledWriteFile, Window
 from storages.swift_auth import RACKSPACE_AUTH_URL, Authenticator, SwiftAuthError
-from storages.utils import require, safe_join
+from storages.utils import name_as_given, require, safe_join
 
 swiftclient = require("swiftclient", "swift")
 from swiftclient.exceptions import ClientException  # noqa: E402
@@ -381,12 +381,7 @@ class CloudFilesStorage(BaseStorage):
 
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
         if self.file_overwrite:
-            if max_length is not None and len(name) > max_length:
-                raise SuspiciousFileOperation(
-                    f"Storage can not find an available filename for {name!r}: "
-                    f"it is longer than {max_length} characters."
-                )
-            return name
+            return name_as_given(name, max_length)
         return super().get_available_name(name, max_length=max_length)
 
     def delete(self, name: str) -> None:

@@ -32,7 +32,7 @@ from storages.base import BaseStorage, SettingSpec
 from storages.files import ReadFile, SeekableReader, SpooledWriteFile, is_write_mode
 from storages.ftp_pool import ConnectionPool, shared_pool
 from storages.sftp_client import HostKeyError, SFTPStorageError, mask_params
-from storages.utils import clean_name, content_chunks, safe_join, setting
+from storages.utils import clean_name, content_chunks, name_as_given, safe_join, setting
 
 logger = logging.getLogger("storages")
 
@@ -192,11 +192,7 @@ class SFTPStorage(BaseStorage):
         if not self.allow_overwrite:
             return super().get_available_name(name, max_length)
         self._path(name)  # refuse unsafe names before anything else
-        if max_length is not None and len(name) > max_length:
-            raise SuspiciousFileOperation(
-                f"Storage can not keep {name!r}: it is longer than {max_length} characters."
-            )
-        return name
+        return name_as_given(name, max_length)
 
     def _save(self, name: str, content: Any) -> str:
         return self._store(name, content, overwrite=bool(self.allow_overwrite))
