@@ -354,6 +354,17 @@ def test_listing_pages_are_parsed_like_botocore():
     assert parse_listing(last)[1] is None
 
 
+def test_an_error_document_in_a_listing_is_an_error_not_an_empty_store():
+    from storages.backends.s3 import parse_listing
+
+    error = (
+        b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code>'
+        b"<Message>We encountered an internal error.</Message></Error>"
+    )
+    with pytest.raises(OSError, match="InternalError"):
+        parse_listing(error)
+
+
 def test_unusual_names_are_recognised_as_unchanged(collect_env, static_dir):
     configure, location = collect_env
     (static_dir / "fonts").mkdir()

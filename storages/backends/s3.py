@@ -407,7 +407,9 @@ class S3Storage(BaseStorage):
         """
         prefix = f"{self.location}/" if self.location else ""
         client = self.connection
-        client.meta.events.register(
+        # First: botocore's own first handler would otherwise parse each page once more,
+        # looking for an error document inside a 200 (parse_listing refuses those itself).
+        client.meta.events.register_first(
             "before-parse.s3.ListObjectsV2", _keep_listing_body, unique_id="storages-listing"
         )
         token = None
@@ -651,6 +653,12 @@ def parse_listing(body: bytes) -> tuple[list[tuple[str, int, datetime.datetime, 
     from xml.etree import ElementTree
 
     root = ElementTree.fromstring(body)  # noqa: S314 - the S3 server we talk to, as botocore
+    if root.tag.rpartition("}")[2] != "ListBucketResult":
+        # An error document inside a 200 answer: never read as an empty listing.
+        raise OSError(
+            f"S3 answered a listing with {root.findtext('Code') or root.tag!r}: "
+            f"{root.findtext('Message') or ''}"
+        )
     fields: dict[str, str] = {}
     entries = []
     for child in root:
