@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from django.conf import settings
@@ -102,6 +102,21 @@ def name_as_given(name: str, max_length: int | None = None) -> str:
             f"Storage can not keep {name!r}: it is longer than {max_length} characters."
         )
     return name
+
+
+def split_listing(names: Iterable[str], prefix: str) -> tuple[list[str], list[str]]:
+    """``listdir()`` from the full names found under ``prefix`` ("" or ending in "/"):
+    the first part of deeper names as directories, the others as files, both sorted."""
+    directories: set[str] = set()
+    files = []
+    for name in names:
+        rest = name[len(prefix) :]
+        head, slash, _tail = rest.partition("/")
+        if slash:
+            directories.add(head)
+        elif rest:
+            files.append(rest)
+    return sorted(directories), sorted(files)
 
 
 def iter_chunks(stream: IO[bytes], chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:

@@ -39,7 +39,7 @@ from storages.files import (
     StreamReader,
     require_read_or_write_mode,
 )
-from storages.utils import content_chunks, name_as_given, require, safe_join, setting
+from storages.utils import content_chunks, name_as_given, require, safe_join, setting, split_listing
 
 requests = require("requests", "couchdb")
 
@@ -276,18 +276,9 @@ class CouchDBStorage(BaseStorage):
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         prefix = safe_join("", path).rstrip("/")
         prefix = f"{prefix}/" if prefix else ""
-        directories: set[str] = set()
-        files: list[str] = []
-        for doc_id in self._ids(prefix, path):
-            if doc_id.startswith("_"):
-                continue  # design and local documents are not files
-            rest = doc_id[len(prefix) :]
-            head, slash, _tail = rest.partition("/")
-            if slash:
-                directories.add(head)
-            elif rest:
-                files.append(rest)
-        return sorted(directories), sorted(files)
+        # Design and local documents ("_...") are not files.
+        ids = (doc_id for doc_id in self._ids(prefix, path) if not doc_id.startswith("_"))
+        return split_listing(ids, prefix)
 
     def _ids(self, prefix: str, path: str) -> Iterator[str]:
         """Document ids under a prefix, a page at a time (_all_docs sorts by code point)."""

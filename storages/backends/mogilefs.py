@@ -37,7 +37,7 @@ from storages.mogilefs_client import (
     http_head,
     http_put,
 )
-from storages.utils import name_as_given, safe_join
+from storages.utils import name_as_given, safe_join, split_listing
 
 __all__ = ["MogileFSError", "MogileFSStorage", "serve_mogilefs_file"]
 
@@ -221,19 +221,9 @@ class MogileFSStorage(BaseStorage):
         prefix = self._key(path).rstrip("/")
         if prefix:
             prefix += "/"
-        directories: set[str] = set()
-        files = []
         with self._errors("list", path or "/"):
-            for key in self.client.list_keys(prefix):
-                if key.startswith(UPLOAD_PREFIX):
-                    continue
-                rest = key[len(prefix) :]
-                head, slash, _tail = rest.partition("/")
-                if slash:
-                    directories.add(head)
-                else:
-                    files.append(rest)
-        return sorted(directories), files
+            keys = self.client.list_keys(prefix)
+            return split_listing((k for k in keys if not k.startswith(UPLOAD_PREFIX)), prefix)
 
     def get_modified_time(self, name: str) -> datetime:
         """The storage node's ``Last-Modified`` (the tracker keeps no times)."""

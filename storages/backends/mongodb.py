@@ -28,7 +28,7 @@ from django.utils.encoding import filepath_to_uri
 
 from storages.base import BaseStorage, SettingSpec
 from storages.files import ReadFile, SpooledWriteFile, StreamReader, require_read_or_write_mode
-from storages.utils import content_chunks, name_as_given, require, safe_join
+from storages.utils import content_chunks, name_as_given, require, safe_join, split_listing
 
 pymongo = require("pymongo", "mongodb")
 gridfs = require("gridfs", "mongodb")
@@ -298,21 +298,11 @@ class GridFSStorage(BaseStorage):
         prefix = f"{prefix}/" if prefix else ""
         # "/" + 1 == "0": every name under the prefix sorts in [prefix, upper).
         query = {"filename": {"$gte": prefix, "$lt": prefix[:-1] + "0"}} if prefix else {}
-        directories: set[str] = set()
-        files_found: list[str] = []
         with self._errors("list", path):
             files, _bucket = self._bucket()
-            for doc in files.find(query, {"filename": 1, "_id": 0}):
-                filename = doc["filename"]
-                if filename.startswith("/"):
-                    continue  # a version being replaced
-                rest = filename[len(prefix) :]
-                head, slash, _tail = rest.partition("/")
-                if slash:
-                    directories.add(head)
-                elif rest:
-                    files_found.append(rest)
-        return sorted(directories), sorted(files_found)
+            found = (doc["filename"] for doc in files.find(query, {"filename": 1, "_id": 0}))
+            # Names starting with "/" are versions being replaced.
+            return split_listing((name for name in found if not name.startswith("/")), prefix)
 
     def url(self, name: str) -> str:
         base = self.base_url if self.base_url is not None else settings.MEDIA_URL
