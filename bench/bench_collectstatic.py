@@ -12,11 +12,9 @@ and docs/benchmarks/collectstatic.png. This module is also the child workload.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import shutil
 import statistics
-import sys
 import tempfile
 import threading
 import uuid
@@ -42,11 +40,9 @@ def setup(
 ) -> dict:
     ours = contender == "storages"
     if not ours:
-        # That venv's ``storages`` is django-storages: keep ours off the path.
-        root = str(Path(__file__).resolve().parent.parent)
-        sys.path[:] = [p for p in sys.path if p not in ("", root, os.getcwd())]
-        for module in [m for m in sys.modules if m == "storages" or m.startswith("storages.")]:
-            del sys.modules[module]
+        from bench.common import use_installed_storages
+
+        use_installed_storages()
     import django
     from django.conf import settings
 

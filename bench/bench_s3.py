@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -33,11 +32,9 @@ CONTENDERS = ["boto3", "storages", "django-storages 1.14.6"]
 
 def _django(contender: str) -> None:
     if contender.startswith("django-storages"):
-        # That venv's ``storages`` is django-storages: keep ours off the path.
-        root = str(Path(__file__).resolve().parent.parent)
-        sys.path[:] = [p for p in sys.path if p not in ("", root, os.getcwd())]
-        for module in [m for m in sys.modules if m == "storages" or m.startswith("storages.")]:
-            del sys.modules[module]
+        from bench.common import use_installed_storages
+
+        use_installed_storages()
     import django
     from django.conf import settings
 

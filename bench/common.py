@@ -80,6 +80,18 @@ def measure(
     return result
 
 
+def use_installed_storages() -> None:
+    """In django-storages' virtualenv: import its ``storages``, not this project's.
+
+    Both packages are called ``storages``; the repository root (on ``sys.path``
+    for the benchmark modules) would otherwise win.
+    """
+    root = str(ROOT)
+    sys.path[:] = [p for p in sys.path if p not in ("", root, os.getcwd())]
+    for module in [m for m in sys.modules if m == "storages" or m.startswith("storages.")]:
+        del sys.modules[module]
+
+
 def ours_python() -> str:
     return sys.executable
 
