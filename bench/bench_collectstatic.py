@@ -94,14 +94,17 @@ def setup(
 
 
 def _count_requests() -> dict:
-    """Count every HTTP request botocore sends (all clients, all threads)."""
+    """Count every HTTP request sent on botocore's HTTP sessions (all clients, all threads).
+
+    That is where botocore's requests and storages' direct uploads both pass.
+    """
     from urllib.parse import urlsplit
 
-    import botocore.endpoint
+    import botocore.httpsession
 
     counts: dict[str, int] = {}
     lock = threading.Lock()
-    send = botocore.endpoint.Endpoint._send
+    send = botocore.httpsession.URLLib3Session.send
 
     def counting_send(self, request):
         query = urlsplit(request.url).query
@@ -117,7 +120,7 @@ def _count_requests() -> dict:
             counts[kind] = counts.get(kind, 0) + 1
         return send(self, request)
 
-    botocore.endpoint.Endpoint._send = counting_send
+    botocore.httpsession.URLLib3Session.send = counting_send
     return counts
 
 

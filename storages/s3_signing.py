@@ -1,12 +1,13 @@
-"""Cheap ``url()``: the object URL base is worked out once, GET URLs are signed here.
+"""Cheap ``url()`` and small uploads: the object URL base is worked out once, signing is done here.
 
 botocore's ``generate_presigned_url`` resolves the endpoint (a rules engine)
 and builds a request on every call, which costs far more than a page of
 thumbnails can afford. The storage asks botocore once, for a probe key, to learn
 the scheme, host and path prefix it would use (addressing style, region,
 custom endpoint, FIPS, dual-stack are all botocore's decision), then builds
-each URL from that base and signs it with Signature Version 4 query parameters,
-reusing the day's derived signing key.
+each URL from that base and signs it with Signature Version 4 (query
+parameters for URLs, an ``Authorization`` header for storages.s3_direct's
+uploads), reusing the day's derived signing key.
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ class UrlBase:
         return f"{self.origin}{self.prefix}/{quote_key(key)}"
 
 
-class SigV4Presigner:
-    """Sign S3 GET URLs with query-string SigV4 (what ``generate_presigned_url`` does)."""
+class SigV4Signer:
+    """SigV4 for one bucket: presigned GET URLs and signed request headers."""
 
     def __init__(self, base: UrlBase, region: str, credentials: Any) -> None:
         self.base = base
@@ -123,6 +124,40 @@ class SigV4Presigner:
             self._signing_key(frozen.secret_key, day), to_sign.encode(), "sha256"
         ).hex()
         return f"{self.base.origin}{path}?{query}&X-Amz-Signature={signature}"
+
+    def sign_headers(
+        self, method: str, key: str, headers: dict[str, str], payload_hash: str
+    ) -> tuple[str, dict[str, str]]:
+        """The request path and ``headers`` with SigV4 header authentication added.
+
+        Every header given is signed; ``host``, the payload hash, the date and the
+        session token (if any) are added. Names come back lower-case.
+        """
+        frozen = self._frozen or self._credentials.get_frozen_credentials()
+        stamp = self._stamp()
+        day = stamp[:8]
+        scope = f"{day}/{self.region}/s3/aws4_request"
+        signed = {name.lower(): value for name, value in headers.items()}
+        signed["host"] = self.base.host
+        signed["x-amz-content-sha256"] = payload_hash
+        signed["x-amz-date"] = stamp
+        if frozen.token:
+            signed["x-amz-security-token"] = frozen.token
+        names = sorted(signed)
+        # Canonical values are trimmed with inner runs of spaces collapsed, as servers do.
+        canonical_headers = "".join(f"{name}:{' '.join(signed[name].split())}\n" for name in names)
+        signed_names = ";".join(names)
+        path = f"{self.base.prefix}/{quote_key(key)}"
+        canonical = f"{method}\n{path}\n\n{canonical_headers}\n{signed_names}\n{payload_hash}"
+        to_sign = f"{ALGORITHM}\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        signature = hmac.digest(
+            self._signing_key(frozen.secret_key, day), to_sign.encode(), "sha256"
+        ).hex()
+        signed["authorization"] = (
+            f"{ALGORITHM} Credential={frozen.access_key}/{scope}, "
+            f"SignedHeaders={signed_names}, Signature={signature}"
+        )
+        return path, signed
 
     def _stamp(self) -> str:
         """The current ``X-Amz-Date``, formatted once per second."""

@@ -14,7 +14,10 @@ import concurrent.futures
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from storages.s3_direct import DirectPut
 
 logger = logging.getLogger("storages.s3")
 
@@ -67,16 +70,19 @@ def upload(
     extra_args: dict[str, Any],
     conditional: bool,
     transfer: TransferSettings,
+    direct: DirectPut | None = None,
 ) -> None:
     """Store everything ``stream`` yields under ``key``.
 
     With ``conditional``, the object is only created if the key is free; a taken
     key raises botocore's ``ClientError`` with code ``PreconditionFailed``.
+    A single-request upload goes through ``direct`` when given and able.
     """
     first = read_exactly(stream, max(transfer.threshold, 1))
     condition = {"IfNoneMatch": "*"} if conditional else {}
     if len(first) < transfer.threshold:
-        client.put_object(Bucket=bucket, Key=key, Body=first, **extra_args, **condition)
+        if direct is None or not direct.put(key, first, {**extra_args, **condition}):
+            client.put_object(Bucket=bucket, Key=key, Body=first, **extra_args, **condition)
         return
     upload_multipart(
         client,

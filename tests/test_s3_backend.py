@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import gzip
 import io
 import json
@@ -33,7 +32,7 @@ from storages.backends.s3 import (
 )
 from storages.backends.s3boto import S3BotoStorage
 from storages.s3_errors import S3StorageError
-from tests.servers.s3 import create_bucket, start_seaweedfs
+from tests.servers.s3 import create_bucket, recorded_requests, start_seaweedfs
 
 MIB = 1024 * 1024
 
@@ -75,22 +74,6 @@ def storage(seaweed_options):
 
 def raw_client(server):
     return boto3.client("s3", **server.boto3_kwargs())
-
-
-@contextlib.contextmanager
-def recorded_requests(storage):
-    """The S3 operations the storage's client sends, in order (a real event hook)."""
-    operations: list[str] = []
-
-    def record(event_name, **kwargs):
-        operations.append(event_name.rsplit(".", 1)[-1])
-
-    events = storage.connection.meta.events
-    events.register("before-send.s3", record)
-    try:
-        yield operations
-    finally:
-        events.unregister("before-send.s3", record)
 
 
 def fetch(url, data=None, method=None, headers=None):

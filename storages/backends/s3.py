@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
 from storages.base import BaseStorage, SettingSpec
+from storages.s3_direct import DirectPut
 from storages.s3_errors import S3PreconditionFailed, s3_errors
 from storages.s3_files import (
     UNCOMPRESSED_SIZE,
@@ -40,7 +41,7 @@ from storages.s3_files import (
     S3Writer,
     stored_size,
 )
-from storages.s3_signing import PROBE_KEY, SigV4Presigner, UrlBase, cloudfront_signer, quote_key
+from storages.s3_signing import PROBE_KEY, SigV4Signer, UrlBase, cloudfront_signer, quote_key
 from storages.s3_transfer import TransferSettings, upload
 from storages.utils import clean_name, require, safe_join
 
@@ -125,6 +126,7 @@ class S3Storage(BaseStorage):
         "_url_base",
         "_presigner",
         "_cloudfront",
+        "_direct",
     )
 
     @classmethod
@@ -159,6 +161,7 @@ class S3Storage(BaseStorage):
             "transfer_config": ("AWS_S3_TRANSFER_CONFIG", None),
             "client_config": ("AWS_S3_CLIENT_CONFIG", None),
             "checksums": ("AWS_S3_CHECKSUMS", None),
+            "direct_uploads": ("AWS_S3_DIRECT_UPLOADS", True),
             "cloudfront_key_id": ("AWS_CLOUDFRONT_KEY_ID", None),
             "cloudfront_key": ("AWS_CLOUDFRONT_KEY", None),
         }
@@ -315,6 +318,7 @@ class S3Storage(BaseStorage):
                         extra_args=params,
                         conditional=conditional,
                         transfer=self.transfer,
+                        direct=self._direct_put(),
                     )
             except S3PreconditionFailed:
                 # Someone else created this name first: keep theirs, take another.
@@ -499,7 +503,7 @@ class S3Storage(BaseStorage):
             )
             return unsigned.generate_presigned_url("get_object", Params=params)
 
-    def _fast_presigner(self) -> SigV4Presigner | None:
+    def _fast_presigner(self) -> SigV4Signer | None:
         presigner = self.__dict__.get("_presigner", False)
         if presigner is False:
             presigner = None
@@ -514,9 +518,20 @@ class S3Storage(BaseStorage):
                 and session is not None
                 and session.get_credentials() is not None
             ):
-                presigner = SigV4Presigner(self._base(), credential[2], session.get_credentials())
+                presigner = SigV4Signer(self._base(), credential[2], session.get_credentials())
             self.__dict__["_presigner"] = presigner
         return presigner
+
+    def _direct_put(self) -> DirectPut | None:
+        """Signs small uploads itself (storages.s3_direct), unless turned off or not SigV4."""
+        direct = self.__dict__.get("_direct", False)
+        if direct is False:
+            direct = None
+            signer = self._fast_presigner() if self.direct_uploads else None
+            if signer is not None:
+                direct = DirectPut.for_client(self.connection, signer)
+            self.__dict__["_direct"] = direct
+        return direct
 
     def url(
         self,

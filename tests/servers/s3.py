@@ -10,6 +10,7 @@ The start functions are plain Python, usable outside pytest (the demo uses
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers.process import LOOPBACK, ServerProcess, free_port
+from tests.servers.process import LOOPBACK, ServerProcess, free_port, port_answers
 
 ACCESS_KEY = "storagestestkey"
 SECRET_KEY = "storages-test-secret-do-not-leak"
@@ -94,9 +95,16 @@ class S3Server:
 
 
 def seaweedfs_command(
-    data_dir: str | os.PathLike[str], access_key: str, secret_key: str
+    data_dir: str | os.PathLike[str],
+    access_key: str,
+    secret_key: str,
+    certs: dict[str, str] | None = None,
 ) -> tuple[list[str], str]:
-    """The ``weed mini`` command line (every port chosen free) and its S3 endpoint."""
+    """The ``weed mini`` command line (every port chosen free) and its S3 endpoint.
+
+    With ``certs`` (tests.servers.ftp.make_certificates), S3 is also served over
+    TLS on a port of its own, and that https endpoint is the one returned.
+    """
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     identities = {
@@ -140,6 +148,14 @@ def seaweedfs_command(
         "-s3.port.iceberg=0",
         "-s3.port.lance=0",
     ]
+    if certs:
+        https_port = free_port()
+        command += [
+            f"-s3.port.https={https_port}",
+            f"-s3.cert.file={certs['cert']}",
+            f"-s3.key.file={certs['key']}",
+        ]
+        return command, f"https://{LOOPBACK}:{https_port}"
     return command, f"http://{LOOPBACK}:{ports['s3.port']}"
 
 
@@ -148,16 +164,32 @@ def start_seaweedfs(
     *,
     access_key: str = ACCESS_KEY,
     secret_key: str = SECRET_KEY,
+    certs: dict[str, str] | None = None,
     timeout: float = 60.0,
 ) -> S3Server:
     """Start SeaweedFS's all-in-one server with an S3 gateway; return when it answers."""
     data_dir = data_dir or tempfile.mkdtemp(prefix="storages-seaweedfs-")
-    command, endpoint_url = seaweedfs_command(data_dir, access_key, secret_key)
-    process = ServerProcess(
-        "seaweedfs", command, ready=lambda: _http_answers(endpoint_url), timeout=timeout
-    )
+    command, endpoint_url = seaweedfs_command(data_dir, access_key, secret_key, certs)
+    if certs:  # the plain port answers HTTP; the TLS one is checked for a listener
+        plain_url = f"http://{LOOPBACK}:{command_port(command, 's3.port')}"
+        tls_port = int(command_port(command, "s3.port.https"))
+
+        def ready() -> bool:
+            return _http_answers(plain_url) and port_answers(tls_port)
+    else:
+
+        def ready() -> bool:
+            return _http_answers(endpoint_url)
+
+    process = ServerProcess("seaweedfs", command, ready=ready, timeout=timeout)
     process.start()
     return S3Server(process, endpoint_url, access_key, secret_key)
+
+
+def command_port(command: list[str], option: str) -> str:
+    """The value of ``-option=value`` in a command line."""
+    prefix = f"-{option}="
+    return next(arg[len(prefix) :] for arg in command if arg.startswith(prefix))
 
 
 def start_moto(*, timeout: float = 60.0) -> S3Server:
@@ -179,6 +211,66 @@ def create_bucket(server: S3Server, bucket: str) -> None:
 
     client = boto3.client("s3", **server.boto3_kwargs())
     client.create_bucket(Bucket=bucket)
+
+
+# --- watching what a storage sends ----------------------------------------------
+
+
+class RecordedRequests(list):
+    """Operation names in order; ``via[i]`` says who sent request i ("direct" or "botocore")."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.via: list[str] = []
+
+
+def operation_of(request) -> str:
+    """The S3 operation an HTTP request performs (botocore's name for it)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    query = parse_qs(urlsplit(request.url).query, keep_blank_values=True)
+    method = request.method
+    if "uploadId" in query:
+        return {
+            "PUT": "UploadPart",
+            "POST": "CompleteMultipartUpload",
+            "DELETE": "AbortMultipartUpload",
+        }.get(method, "ListParts")
+    if "uploads" in query:
+        return "CreateMultipartUpload"
+    if "list-type" in query:
+        return "ListObjectsV2"
+    if method == "PUT" and any(name.lower() == "x-amz-copy-source" for name in request.headers):
+        return "CopyObject"
+    return {"GET": "GetObject", "HEAD": "HeadObject", "PUT": "PutObject"}.get(
+        method, "DeleteObject" if method == "DELETE" else method
+    )
+
+
+@contextlib.contextmanager
+def recorded_requests(storage):
+    """The S3 operations the storage sends over HTTP, in order (its client's HTTP session).
+
+    Counted where botocore's and storages.s3_direct's requests both pass.
+    """
+    operations = RecordedRequests()
+    http_session = storage.connection._endpoint.http_session
+    send = http_session.send
+
+    def record(request):
+        operations.append(operation_of(request))
+        agent = request.headers.get("user-agent") or request.headers.get("User-Agent") or ""
+        operations.via.append("direct" if "direct upload" in str(agent) else "botocore")
+        return send(request)
+
+    http_session.send = record
+    try:
+        yield operations
+    finally:
+        del http_session.send
+
+
+# --- fixtures ---------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
