@@ -17,10 +17,12 @@ Django does (ignore patterns, first found wins); then:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.staticfiles.finders import get_finders
@@ -32,6 +34,7 @@ from django.core.management.base import CommandError
 from storages.collectstatic_plan import (
     Source,
     Stored,
+    hash_while,
     listing,
     look_up,
     source_from_path,
@@ -58,6 +61,16 @@ def overwrites(storage: Storage) -> bool:
     )
 
 
+@dataclass
+class Staged:
+    """A hashing storage's files, post-processed on local disk, ready to publish."""
+
+    staging: Storage
+    manifest: str | None
+    sources: list[Source]
+    hashed_by_original: dict[str, str]
+
+
 class Collector:
     """One run of the fast collectstatic; ``command`` is the management command."""
 
@@ -78,21 +91,36 @@ class Collector:
     # --- the run ------------------------------------------------------------------
 
     def run(self) -> dict[str, list[str]]:
-        found = self.gather()
-        remote = listing(self.target)
-        if self.command.clear:
-            remote = self.clear(remote)
-        post_process = self.command.post_process
-        if post_process and is_hashing(self.target):
-            with tempfile.TemporaryDirectory(prefix="collectstatic-") as directory:
-                self.publish_hashed(found, remote, directory)
-        else:
-            sources = [
-                source_from_storage(name, storage, path) for name, (storage, path) in found.items()
-            ]
-            self.publish(sources, remote)
-            if post_process and hasattr(self.target, "post_process"):
-                self.django_post_process(found)
+        hashing = self.command.post_process and is_hashing(self.target)
+        with contextlib.ExitStack() as cleanup:
+            # The store is listed while the disk is walked (and staged and hashed):
+            # the listing mostly waits on the network, the rest on the disk.
+            pool = cleanup.enter_context(
+                ThreadPoolExecutor(1, thread_name_prefix="collectstatic-listing")
+            )
+            listed = pool.submit(listing, self.target)
+            found = self.gather()
+            if hashing:
+                directory = cleanup.enter_context(
+                    tempfile.TemporaryDirectory(prefix="collectstatic-")
+                )
+                staged = self.stage_hashed(found, directory)
+                sources = staged.sources
+            else:
+                sources = [
+                    source_from_storage(name, storage, path)
+                    for name, (storage, path) in found.items()
+                ]
+            hash_while(sources, lambda: not listed.done())
+            remote = listed.result()
+            if self.command.clear:
+                remote = self.clear(remote)
+            if hashing:
+                self.publish_hashed(staged, remote)
+            else:
+                self.publish(sources, remote)
+                if self.command.post_process and hasattr(self.target, "post_process"):
+                    self.django_post_process(found)
         return {
             "modified": self.copied,
             "unmodified": self.unmodified,
@@ -136,12 +164,8 @@ class Collector:
 
     # --- hashing storages ---------------------------------------------------------
 
-    def publish_hashed(
-        self,
-        found: dict[str, tuple[Storage, str]],
-        remote: dict[str, Stored] | None,
-        directory: str,
-    ) -> None:
+    def stage_hashed(self, found: dict[str, tuple[Storage, str]], directory: str) -> Staged:
+        """Copy the files to ``directory`` and post-process them there (nothing is sent)."""
         for name, (storage, path) in found.items():
             stage_file(storage, path, directory, name)
         staging = staging_storage(self.target, directory)
@@ -157,27 +181,27 @@ class Collector:
             else:
                 self.log(f"Skipped post-processing '{original}'")
         manifest = self._manifest_name(staging)
-        sources = []
-        for name in staged_names(directory):
-            if name == manifest:
-                continue
-            local_path = staging.path(name)
-            sources.append(
-                source_from_path(
-                    name,
-                    local_path,
-                    original=name in found,
-                    content_addressed=name not in found,
-                )
+        sources = [
+            source_from_path(
+                name,
+                staging.path(name),
+                original=name in found,
+                content_addressed=name not in found,
             )
-        uploaded = self.publish(sources, remote)
+            for name in staged_names(directory)
+            if name != manifest
+        ]
+        return Staged(staging, manifest, sources, hashed_by_original)
+
+    def publish_hashed(self, staged: Staged, remote: dict[str, Stored] | None) -> None:
+        uploaded = self.publish(staged.sources, remote)
         self.post_processed.extend(
             original
-            for original, hashed in hashed_by_original.items()
+            for original, hashed in staged.hashed_by_original.items()
             if hashed in uploaded or hashed == original
         )
         if isinstance(self.target, ManifestFilesMixin):
-            self.publish_manifest(staging, manifest, remote)
+            self.publish_manifest(staged.staging, staged.manifest, remote)
 
     def _manifest_name(self, staging: Storage) -> str | None:
         if (

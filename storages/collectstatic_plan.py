@@ -73,6 +73,23 @@ class Source:
         return f"{joined}-{len(digests)}"
 
 
+#: Files above this are hashed only if the comparison needs it (it may not).
+EARLY_HASH_LIMIT = 1024 * 1024
+
+
+def hash_while(sources: list[Source], waiting: Callable[[], bool]) -> None:
+    """Hash small sources ahead of the comparison, for as long as ``waiting()`` holds.
+
+    Run while the store's listing is on its way, so the comparison finds most
+    hashes ready instead of computing them afterwards.
+    """
+    for source in sources:
+        if not waiting():
+            return
+        if source.size <= EARLY_HASH_LIMIT and not source.content_addressed:
+            source.md5()
+
+
 def timestamp(moment: datetime.datetime | float | None) -> float | None:
     if moment is None or isinstance(moment, (int, float)):
         return moment

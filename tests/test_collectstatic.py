@@ -1,6 +1,7 @@
 """Our collectstatic on a real SeaweedFS: one listing, only changed files sent, manifest last.
 
-Requests are counted with a botocore ``before-send`` hook on the storage's own client.
+Requests are counted on the storage's own client's HTTP session (botocore's
+requests and storages' direct uploads alike).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from django.core.management.base import CommandError
 from django.test import override_settings
 
 from storages.management.commands.collectstatic import real_storage
-from tests.servers.s3 import create_bucket
+from tests.servers.s3 import create_bucket, watched_sends
 
 BUCKET = "collect"
 MANIFEST = "storages.backends.s3.S3ManifestStaticStorage"
@@ -59,7 +60,7 @@ class Requests:
     def __init__(self):
         self.sent: list[tuple[str, str, str]] = []
 
-    def __call__(self, request, **kwargs):
+    def __call__(self, request):
         from urllib.parse import unquote, urlsplit
 
         parts = urlsplit(request.url)
@@ -101,13 +102,9 @@ def collect_env(seaweedfs_server, bucket, static_dir):
 def run(*args, stderr=None, **options):
     """collectstatic; return (stdout, stderr, requests)."""
     requests = Requests()
-    client = real_storage(staticfiles_storage).connection
-    client.meta.events.register("before-send.s3", requests)
     out, err = io.StringIO(), stderr or io.StringIO()
-    try:
+    with watched_sends(real_storage(staticfiles_storage), requests):
         call_command("collectstatic", *args, interactive=False, stdout=out, stderr=err, **options)
-    finally:
-        client.meta.events.unregister("before-send.s3", requests)
     return out.getvalue(), err.getvalue() if hasattr(err, "getvalue") else "", requests
 
 
@@ -204,18 +201,16 @@ def test_failed_upload_keeps_the_old_manifest(collect_env, static_dir):
         run()
         old = staticfiles_storage.open("staticfiles.json").read()
         (static_dir / "app.js").write_text("console.log('v2');\n")
-        client = real_storage(staticfiles_storage).connection
 
-        def refuse(request, **kwargs):
+        def refuse(request):
             if request.method == "PUT" and "/app." in request.url:
                 raise ConnectionResetError("the network went away")
 
-        client.meta.events.register("before-send.s3", refuse)
-        try:
-            with pytest.raises(CommandError, match="could not be uploaded; the manifest"):
-                run()
-        finally:
-            client.meta.events.unregister("before-send.s3", refuse)
+        with (
+            watched_sends(real_storage(staticfiles_storage), refuse),
+            pytest.raises(CommandError, match="could not be uploaded; the manifest"),
+        ):
+            run()
         assert staticfiles_storage.open("staticfiles.json").read() == old
 
 

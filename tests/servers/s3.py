@@ -248,26 +248,42 @@ def operation_of(request) -> str:
 
 
 @contextlib.contextmanager
-def recorded_requests(storage):
-    """The S3 operations the storage sends over HTTP, in order (its client's HTTP session).
+def watched_sends(storage, watch):
+    """Call ``watch(request)`` before each HTTP request the storage sends.
 
-    Counted where botocore's and storages.s3_direct's requests both pass.
+    Hooked on its client's HTTP session, where botocore's requests and
+    storages.s3_direct's uploads both pass; ``watch`` may raise to fail a request.
     """
-    operations = RecordedRequests()
     http_session = storage.connection._endpoint.http_session
     send = http_session.send
+    outer = http_session.__dict__.get("send")  # watches nest
+
+    def watched(request):
+        watch(request)
+        return send(request)
+
+    http_session.send = watched
+    try:
+        yield
+    finally:
+        if outer is None:
+            del http_session.send
+        else:
+            http_session.send = outer
+
+
+@contextlib.contextmanager
+def recorded_requests(storage):
+    """The S3 operations the storage sends over HTTP, in order (see :func:`watched_sends`)."""
+    operations = RecordedRequests()
 
     def record(request):
         operations.append(operation_of(request))
         agent = request.headers.get("user-agent") or request.headers.get("User-Agent") or ""
         operations.via.append("direct" if "direct upload" in str(agent) else "botocore")
-        return send(request)
 
-    http_session.send = record
-    try:
+    with watched_sends(storage, record):
         yield operations
-    finally:
-        del http_session.send
 
 
 # --- fixtures ---------------------------------------------------------------------
