@@ -197,6 +197,24 @@ def test_dropped_connection_is_retried_by_botocore(storage, monkeypatch):
     assert storage.open(name).read() == b"still stored"
 
 
+def test_body_damaged_on_the_way_is_refused_then_sent_again(storage, monkeypatch):
+    http_session = storage.connection._endpoint.http_session
+    send = http_session.send
+    damaged = []
+
+    def damage_direct(request):
+        if "direct upload" in str(request.headers.get("user-agent", "")):
+            damaged.append(request.url)
+            request.body = request.body.replace(b"good", b"evil")
+        return send(request)
+
+    monkeypatch.setattr(http_session, "send", damage_direct)
+    name = storage.save("checked.txt", ContentFile(b"good bytes"))
+    monkeypatch.undo()
+    assert len(damaged) == 1
+    assert storage.open(name).read() == b"good bytes"
+
+
 def test_server_gone_is_a_clear_error(options):
     server = start_seaweedfs()
     create_bucket(server, "gone")
