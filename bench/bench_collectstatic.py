@@ -311,8 +311,10 @@ def report(results: dict, args: argparse.Namespace, total_files: int, variants: 
         "storages runs its own ``collectstatic`` (16 workers); django-storages 1.14.6 runs "
         "Django's; collectfasta 3.3.5 runs its own with ``COLLECTFASTA_THREADS = 20`` and "
         "the boto3 strategy for the storage kind. Each run is a fresh process; requests are "
-        "every HTTP request botocore sent (LIST is a bucket listing page; the one GET of "
-        "a manifest storage is the manifest read when the storage is created). "
+        "every HTTP request sent on botocore's HTTP sessions, which storages' direct "
+        "uploads share (LIST is a bucket listing page; the one GET of a manifest "
+        "storage is the manifest read when the storage is created). Seconds are the "
+        "``call_command('collectstatic')`` call, after ``django.setup()``. "
         f"Median of {args.rounds} round(s), contenders alternating.\n\n"
         + table
         + "\n.. image:: collectstatic.png\n   :alt: collectstatic seconds per contender\n\n"

@@ -6,8 +6,8 @@ Run: ``.venv/bin/python -m bench.bench_s3 [--small N] [--mib N] [--urls N] [--ro
 
 Every workload runs in a fresh process (so peak RSS is its own); contenders
 alternate within each round, the order rotating per round; the table shows
-the median over rounds. Requests are counted with a botocore event hook in the
-child. This module is also the workload module the child processes import.
+the median over rounds. Requests are counted on the client's HTTP session in
+the child. This module is also the workload module the child processes import.
 """
 
 from __future__ import annotations
@@ -59,9 +59,6 @@ def setup(
 
     counter = {"requests": 0}
 
-    def count(**kwargs):
-        counter["requests"] += 1
-
     if contender == "boto3":
         client = boto3.client(
             "s3",
@@ -70,7 +67,7 @@ def setup(
             aws_secret_access_key=secret_key,
             region_name="us-east-1",
         )
-        client.meta.events.register("before-send.s3", count)
+        _count_requests(client, counter)
         return {"client": client, "storage": None, "counter": counter}
     _django(contender)
     from storages.backends.s3 import S3Storage
@@ -92,8 +89,23 @@ def setup(
         if hasattr(connection, "meta") and hasattr(connection.meta, "events")
         else connection.meta.client
     )
-    client.meta.events.register("before-send.s3", count)
+    _count_requests(client, counter)
     return {"client": client, "storage": storage, "counter": counter}
+
+
+def _count_requests(client, counter: dict) -> None:
+    """Count the HTTP requests sent on the client's HTTP session.
+
+    botocore's requests and storages' direct uploads both pass there.
+    """
+    http_session = client._endpoint.http_session
+    send = http_session.send
+
+    def counting_send(request):
+        counter["requests"] += 1
+        return send(request)
+
+    http_session.send = counting_send
 
 
 def small_saves(state: dict, count: int, bucket: str, location: str, **_: object) -> dict:
@@ -305,8 +317,8 @@ def _report(results: dict, args: argparse.Namespace) -> str:
         "1 KiB each; the big file is read through ``open()`` in 256 KiB chunks. "
         "``storages`` is this project; django-storages 1.14.6 runs in its own virtualenv "
         "with the same boto3. Extra peak RSS is the process's peak minus its RSS "
-        "after imports and set-up. Requests are those the client sent (botocore "
-        "``before-send`` events).\n\n" + table + "\n" + ratios
+        "after imports and set-up. Requests are those sent on the client's HTTP "
+        "session (botocore's and storages' direct uploads alike).\n\n" + table + "\n" + ratios
     )
 
 

@@ -18,7 +18,7 @@ import io
 import tempfile
 import zlib
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from django.core.files import File
 
@@ -26,6 +26,9 @@ from storages.files import SeekableReader
 from storages.s3_errors import S3PreconditionFailed, s3_errors
 from storages.s3_transfer import abort_multipart
 from storages.utils import DEFAULT_CHUNK_SIZE
+
+if TYPE_CHECKING:
+    from storages.s3_direct import DirectPut
 
 # 256 KiB reads: exactly 1 MiB ones cost more here (measured 480-600 vs 730-750 MiB/s).
 CHUNK_SIZE = DEFAULT_CHUNK_SIZE
@@ -240,8 +243,10 @@ class S3Writer(io.RawIOBase):
         conditional: bool,
         part_size: int,
         max_memory_size: int,
+        direct: DirectPut | None = None,
     ) -> None:
         self._client = client
+        self._direct = direct
         self.bucket = bucket
         self.key = key
         self._extra_args = extra_args
@@ -318,13 +323,12 @@ class S3Writer(io.RawIOBase):
             with s3_errors(self.bucket, self.key, "write"):
                 if self._upload_id is None:
                     self._buffer.seek(0)
-                    self._client.put_object(
-                        Bucket=self.bucket,
-                        Key=self.key,
-                        Body=self._buffer.read(),
-                        **self._extra_args,
-                        **condition,
-                    )
+                    body = self._buffer.read()
+                    params = {**self._extra_args, **condition}
+                    if self._direct is None or not self._direct.put(self.key, body, params):
+                        self._client.put_object(
+                            Bucket=self.bucket, Key=self.key, Body=body, **params
+                        )
                     return
                 if self._buffered:
                     self._send_part()

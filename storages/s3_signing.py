@@ -119,10 +119,7 @@ class SigV4Signer:
         query = f"{head}{stamp}{tail}"
         path = f"{self.base.prefix}/{quote_key(key)}"
         canonical = f"GET\n{path}\n{query}\nhost:{self.base.host}\n\nhost\nUNSIGNED-PAYLOAD"
-        to_sign = f"{ALGORITHM}\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        signature = hmac.digest(
-            self._signing_key(frozen.secret_key, day), to_sign.encode(), "sha256"
-        ).hex()
+        signature = self._signature(frozen.secret_key, stamp, scope, canonical)
         return f"{self.base.origin}{path}?{query}&X-Amz-Signature={signature}"
 
     def sign_headers(
@@ -149,15 +146,17 @@ class SigV4Signer:
         signed_names = ";".join(names)
         path = f"{self.base.prefix}/{quote_key(key)}"
         canonical = f"{method}\n{path}\n\n{canonical_headers}\n{signed_names}\n{payload_hash}"
-        to_sign = f"{ALGORITHM}\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        signature = hmac.digest(
-            self._signing_key(frozen.secret_key, day), to_sign.encode(), "sha256"
-        ).hex()
+        signature = self._signature(frozen.secret_key, stamp, scope, canonical)
         signed["authorization"] = (
             f"{ALGORITHM} Credential={frozen.access_key}/{scope}, "
             f"SignedHeaders={signed_names}, Signature={signature}"
         )
         return path, signed
+
+    def _signature(self, secret: str, stamp: str, scope: str, canonical_request: str) -> str:
+        digest = hashlib.sha256(canonical_request.encode()).hexdigest()
+        to_sign = f"{ALGORITHM}\n{stamp}\n{scope}\n{digest}"
+        return hmac.digest(self._signing_key(secret, stamp[:8]), to_sign.encode(), "sha256").hex()
 
     def _stamp(self) -> str:
         """The current ``X-Amz-Date``, formatted once per second."""

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from tests.contract import StorageContract
-from tests.servers.s3 import create_bucket
 
 SETTING_NAMES = {
     "bucket_name": "AWS_STORAGE_BUCKET_NAME",
@@ -17,18 +14,6 @@ SETTING_NAMES = {
     "region_name": "AWS_S3_REGION_NAME",
     "location": "AWS_LOCATION",
 }
-
-
-@pytest.fixture(scope="session")
-def seaweedfs_bucket(seaweedfs_server):
-    create_bucket(seaweedfs_server, "contract")
-    return "contract"
-
-
-@pytest.fixture(scope="session")
-def moto_bucket(moto_server):
-    create_bucket(moto_server, "contract")
-    return "contract"
 
 
 class S3Contract(StorageContract):
@@ -42,12 +27,7 @@ class TestSeaweedFSContract(S3Contract):
 
     @pytest.fixture
     def backend_options(self, seaweedfs_server, seaweedfs_bucket):
-        # A fresh key prefix per test: a new bucket is a new SeaweedFS collection (slow).
-        return {
-            **seaweedfs_server.client_options(),
-            "bucket_name": seaweedfs_bucket,
-            "location": f"t-{uuid.uuid4().hex}",
-        }
+        return seaweedfs_server.storage_options(seaweedfs_bucket)
 
 
 class TestMotoContract(S3Contract):
@@ -55,8 +35,4 @@ class TestMotoContract(S3Contract):
 
     @pytest.fixture
     def backend_options(self, moto_server, moto_bucket):
-        return {
-            **moto_server.client_options(),
-            "bucket_name": moto_bucket,
-            "location": f"t-{uuid.uuid4().hex}",
-        }
+        return moto_server.storage_options(moto_bucket)

@@ -37,34 +37,14 @@ from tests.servers.s3 import create_bucket, recorded_requests, start_seaweedfs
 MIB = 1024 * 1024
 
 
-@pytest.fixture(scope="session")
-def seaweed_bucket(seaweedfs_server):
-    create_bucket(seaweedfs_server, "backend")
-    return "backend"
-
-
-@pytest.fixture(scope="session")
-def moto_backend_bucket(moto_server):
-    create_bucket(moto_server, "backend")
-    return "backend"
+@pytest.fixture
+def seaweed_options(seaweedfs_server, seaweedfs_bucket):
+    return seaweedfs_server.storage_options(seaweedfs_bucket)
 
 
 @pytest.fixture
-def seaweed_options(seaweedfs_server, seaweed_bucket):
-    return {
-        **seaweedfs_server.client_options(),
-        "bucket_name": seaweed_bucket,
-        "location": f"b-{uuid.uuid4().hex}",
-    }
-
-
-@pytest.fixture
-def moto_options(moto_server, moto_backend_bucket):
-    return {
-        **moto_server.client_options(),
-        "bucket_name": moto_backend_bucket,
-        "location": f"b-{uuid.uuid4().hex}",
-    }
+def moto_options(moto_server, moto_bucket):
+    return moto_server.storage_options(moto_bucket)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ Against SeaweedFS, which checks every signature, over plain HTTP and over TLS.
 from __future__ import annotations
 
 import datetime
-import uuid
 
 import pytest
 from botocore.auth import S3SigV4Auth
@@ -20,22 +19,12 @@ from storages.backends.s3 import S3StaticStorage, S3Storage
 from storages.s3_errors import S3StorageError
 from storages.s3_signing import SigV4Signer, UrlBase
 from tests.servers.ftp import make_certificates
-from tests.servers.s3 import create_bucket, recorded_requests, start_seaweedfs
-
-
-@pytest.fixture(scope="module")
-def bucket(seaweedfs_server):
-    create_bucket(seaweedfs_server, "direct")
-    return "direct"
+from tests.servers.s3 import create_bucket, recorded_requests, start_seaweedfs, watched_sends
 
 
 @pytest.fixture
-def options(seaweedfs_server, bucket):
-    return {
-        **seaweedfs_server.client_options(),
-        "bucket_name": bucket,
-        "location": f"d-{uuid.uuid4().hex}",
-    }
+def options(seaweedfs_server, seaweedfs_bucket):
+    return seaweedfs_server.storage_options(seaweedfs_bucket)
 
 
 @pytest.fixture
@@ -109,6 +98,18 @@ def test_taken_name_is_answered_by_the_direct_request(storage):
     assert storage.open(name).read() == b"ours"
 
 
+def test_small_file_written_with_open_is_published_directly(storage):
+    with recorded_requests(storage) as operations:
+        with storage.open("written.txt", "wb") as handle:
+            handle.write(b"written ")
+            handle.write(b"in pieces")
+        with pytest.raises(FileExistsError), storage.open("written.txt", "xb") as handle:
+            handle.write(b"must not replace")
+    assert list(operations) == ["PutObject", "PutObject"]
+    assert operations.via == ["direct", "direct"]
+    assert storage.open("written.txt").read() == b"written in pieces"
+
+
 def test_overwrite_sends_no_condition(options):
     storage = S3Storage(**options, file_overwrite=True)
     storage.save("o.txt", ContentFile(b"1"))
@@ -179,38 +180,34 @@ def test_refused_request_is_sent_again_by_botocore_and_fails_cleanly(options):
     assert "SignatureDoesNotMatch" in str(caught.value) or "AccessDenied" in str(caught.value)
 
 
-def test_dropped_connection_is_retried_by_botocore(storage, monkeypatch):
-    http_session = storage.connection._endpoint.http_session
-    send = http_session.send
+def is_direct(request) -> bool:
+    return "direct upload" in str(request.headers.get("user-agent", ""))
+
+
+def test_dropped_connection_is_retried_by_botocore(storage):
     dropped = []
 
     def drop_direct(request):
-        if "direct upload" in str(request.headers.get("user-agent", "")):
+        if is_direct(request):
             dropped.append(request.url)
             raise ConnectionClosedError(endpoint_url=request.url)
-        return send(request)
 
-    monkeypatch.setattr(http_session, "send", drop_direct)
-    name = storage.save("retried.txt", ContentFile(b"still stored"))
-    monkeypatch.undo()
+    with watched_sends(storage, drop_direct):
+        name = storage.save("retried.txt", ContentFile(b"still stored"))
     assert len(dropped) == 1
     assert storage.open(name).read() == b"still stored"
 
 
-def test_body_damaged_on_the_way_is_refused_then_sent_again(storage, monkeypatch):
-    http_session = storage.connection._endpoint.http_session
-    send = http_session.send
+def test_body_damaged_on_the_way_is_refused_then_sent_again(storage):
     damaged = []
 
     def damage_direct(request):
-        if "direct upload" in str(request.headers.get("user-agent", "")):
+        if is_direct(request):
             damaged.append(request.url)
             request.body = request.body.replace(b"good", b"evil")
-        return send(request)
 
-    monkeypatch.setattr(http_session, "send", damage_direct)
-    name = storage.save("checked.txt", ContentFile(b"good bytes"))
-    monkeypatch.undo()
+    with watched_sends(storage, damage_direct):
+        name = storage.save("checked.txt", ContentFile(b"good bytes"))
     assert len(damaged) == 1
     assert storage.open(name).read() == b"good bytes"
 

@@ -290,6 +290,7 @@ class S3Storage(BaseStorage):
                 conditional="x" in mode,
                 part_size=self.transfer.part_size,
                 max_memory_size=self.max_memory_size,
+                direct=self._direct_put(),
             )
         else:
             raw = S3Reader(self.connection, self.bucket_name, key).start()

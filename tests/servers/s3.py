@@ -18,6 +18,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +83,18 @@ class S3Server:
             "aws_access_key_id": self.access_key,
             "aws_secret_access_key": self.secret_key,
             "region_name": "us-east-1",
+        }
+
+    def storage_options(self, bucket: str) -> dict[str, str]:
+        """Options for a storage on ``bucket``, under a key prefix of its own.
+
+        A fresh prefix rather than a fresh bucket: a new bucket is a new
+        SeaweedFS collection, which is slow to create.
+        """
+        return {
+            **self.client_options(),
+            "bucket_name": bucket,
+            "location": f"t-{uuid.uuid4().hex}",
         }
 
     def client_options(self) -> dict[str, str]:
@@ -294,6 +307,18 @@ def seaweedfs_server(tmp_path_factory):
     server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def seaweedfs_bucket(seaweedfs_server):
+    create_bucket(seaweedfs_server, "shared")
+    return "shared"
+
+
+@pytest.fixture(scope="session")
+def moto_bucket(moto_server):
+    create_bucket(moto_server, "shared")
+    return "shared"
 
 
 @pytest.fixture(scope="session")
