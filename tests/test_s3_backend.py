@@ -528,7 +528,7 @@ def test_secrets_absent_from_errors_repr_and_logs(seaweedfs_server, seaweed_opti
 
 def test_missing_object_and_bucket_errors_name_bucket_and_key(seaweed_options, moto_options):
     storage = S3Storage(**seaweed_options)
-    with pytest.raises(FileNotFoundError, match=r"s3://backend/b-\w+/nope\.txt"):
+    with pytest.raises(FileNotFoundError, match=r"s3://shared/t-\w+/nope\.txt"):
         storage.size("nope.txt")
     # (SeaweedFS creates a missing bucket on upload for an admin; moto refuses.)
     other = S3Storage(**{**moto_options, "bucket_name": "no-such-bucket-here"})
