@@ -16,7 +16,7 @@ from django.core.files.storage import Storage
 from django.core.signals import setting_changed
 from django.utils.deconstruct import deconstructible
 
-from storages.utils import setting
+from storages.utils import name_as_given, setting
 
 SettingSpec = tuple[str | None, Any]
 
@@ -43,6 +43,8 @@ class BaseStorage(Storage):
     required_options: ClassVar[tuple[str, ...]] = ()
     #: Attributes holding live connections; dropped when the storage is pickled.
     transient_attributes: ClassVar[tuple[str, ...]] = ()
+    #: The option that makes a save replace a file of the same name (None: none does).
+    overwrite_option: ClassVar[str | None] = None
 
     def __init__(self, **options: Any) -> None:
         unknown_options(type(self), options, self.get_default_settings())
@@ -54,6 +56,11 @@ class BaseStorage(Storage):
     def get_default_settings(cls) -> dict[str, SettingSpec]:
         """``option -> (global setting name or None, default)``."""
         return {}
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        if self.overwrite_option and getattr(self, self.overwrite_option):
+            return name_as_given(name, max_length)  # the save replaces: keep the name
+        return super().get_available_name(name, max_length=max_length)
 
     @classmethod
     def resolve_options(cls, options: dict[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from storages import ftp_client
 from storages.base import MASK, BaseStorage, SettingSpec
 from storages.files import ReadFile, SeekableReader, SpooledWriteFile, is_write_mode
 from storages.ftp_pool import ConnectionPool, shared_pool
-from storages.utils import clean_name, content_chunks, name_as_given, safe_join, setting
+from storages.utils import clean_name, content_chunks, safe_join, setting
 
 logger = logging.getLogger("storages")
 
@@ -62,6 +62,7 @@ def _reply(exc: BaseException) -> str:
 @deconstructible
 class FTPStorage(BaseStorage):
     transient_attributes = ("_pool",)
+    overwrite_option = "allow_overwrite"
 
     @classmethod
     def get_default_settings(cls) -> dict[str, SettingSpec]:
@@ -212,12 +213,6 @@ class FTPStorage(BaseStorage):
         return ReadFile(name, mode, opener)
 
     # --- writing ------------------------------------------------------------------
-
-    def get_available_name(self, name: str, max_length: int | None = None) -> str:
-        if not self.allow_overwrite:
-            return super().get_available_name(name, max_length)
-        self._path(name)  # refuse unsafe names before anything else
-        return name_as_given(name, max_length)
 
     def _save(self, name: str, content: Any) -> str:
         return self._store(name, content, overwrite=bool(self.allow_overwrite))

@@ -37,7 +37,7 @@ from storages.mogilefs_client import (
     http_head,
     http_put,
 )
-from storages.utils import name_as_given, safe_join, split_listing
+from storages.utils import safe_join, split_listing
 
 __all__ = ["MogileFSError", "MogileFSStorage", "serve_mogilefs_file"]
 
@@ -56,6 +56,7 @@ class MogileFSStorage(BaseStorage):
 
     required_options = ("domain", "trackers")
     transient_attributes = ("_client",)
+    overwrite_option = "file_overwrite"
 
     @classmethod
     def get_default_settings(cls) -> dict[str, SettingSpec]:
@@ -190,11 +191,6 @@ class MogileFSStorage(BaseStorage):
                 with contextlib.suppress(Exception):
                     self.client.delete(upload)
                 raise
-
-    def get_available_name(self, name: str, max_length: int | None = None) -> str:
-        if self.file_overwrite:
-            return name_as_given(name, max_length)
-        return super().get_available_name(name, max_length=max_length)
 
     def delete(self, name: str) -> None:
         if not name:

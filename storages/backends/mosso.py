@@ -33,7 +33,7 @@ from django.utils.deconstruct import deconstructible
 from storages.base import BaseStorage, SettingSpec
 from storages.files import ChunkReader, ReadFile, Source, SpooledWriteFile, Window
 from storages.swift_auth import RACKSPACE_AUTH_URL, Authenticator, SwiftAuthError
-from storages.utils import name_as_given, require, safe_join
+from storages.utils import require, safe_join
 
 swiftclient = require("swiftclient", "swift")
 from swiftclient.exceptions import ClientException  # noqa: E402
@@ -110,6 +110,7 @@ class CloudFilesStorage(BaseStorage):
     secret_options = ("api_key", "temp_url_key")
     required_options = ("username", "api_key", "container")
     transient_attributes = ("_authenticator", "_local", "_container_state", "_public_base")
+    overwrite_option = "file_overwrite"
 
     @classmethod
     def get_default_settings(cls) -> dict[str, SettingSpec]:
@@ -378,11 +379,6 @@ class CloudFilesStorage(BaseStorage):
         for key, value in (self.metadata or {}).items():
             headers[f"X-Object-Meta-{key}"] = str(value)
         return headers
-
-    def get_available_name(self, name: str, max_length: int | None = None) -> str:
-        if self.file_overwrite:
-            return name_as_given(name, max_length)
-        return super().get_available_name(name, max_length=max_length)
 
     def delete(self, name: str) -> None:
         if not name:

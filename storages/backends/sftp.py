@@ -32,7 +32,7 @@ from storages.base import BaseStorage, SettingSpec
 from storages.files import ReadFile, SeekableReader, SpooledWriteFile, is_write_mode
 from storages.ftp_pool import ConnectionPool, shared_pool
 from storages.sftp_client import HostKeyError, SFTPStorageError, mask_params
-from storages.utils import clean_name, content_chunks, name_as_given, safe_join, setting
+from storages.utils import clean_name, content_chunks, safe_join, setting
 
 logger = logging.getLogger("storages")
 
@@ -54,6 +54,7 @@ def _missing(exc: BaseException) -> bool:
 @deconstructible
 class SFTPStorage(BaseStorage):
     transient_attributes = ("_pool", "_prompted_password")
+    overwrite_option = "allow_overwrite"
     required_options = ("host",)
 
     @classmethod
@@ -187,12 +188,6 @@ class SFTPStorage(BaseStorage):
         return ReadFile(name, mode, opener)
 
     # --- writing ------------------------------------------------------------------
-
-    def get_available_name(self, name: str, max_length: int | None = None) -> str:
-        if not self.allow_overwrite:
-            return super().get_available_name(name, max_length)
-        self._path(name)  # refuse unsafe names before anything else
-        return name_as_given(name, max_length)
 
     def _save(self, name: str, content: Any) -> str:
         return self._store(name, content, overwrite=bool(self.allow_overwrite))
