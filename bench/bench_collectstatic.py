@@ -189,24 +189,16 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     variants = [v for v in args.variants.split(",") if v]
 
-    from bench.common import measure, write_results_page
-    from tests.servers.s3 import create_bucket, start_seaweedfs
+    from bench.common import measure, start_bench_seaweedfs, write_results_page
 
     work = Path(tempfile.mkdtemp(prefix="bench-collectstatic-"))
     tree = work / "tree"
     generated = make_tree(tree, args.files, admin_file_count())
     total_files = generated + admin_file_count()
-    server = start_seaweedfs(work / "weed")
+    server, reach = start_bench_seaweedfs(work / "weed")
     results: dict[tuple[str, str, str], list[dict]] = {}
     try:
-        create_bucket(server, "bench")
-        base = {
-            "endpoint_url": server.endpoint_url,
-            "access_key": server.access_key,
-            "secret_key": server.secret_key,
-            "bucket": "bench",
-            "static_dir": str(tree),
-        }
+        base = {**reach, "static_dir": str(tree)}
         for round_number in range(args.rounds):
             shift = round_number % len(CONTENDERS)
             for variant in variants:

@@ -188,8 +188,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import boto3
 
-    from bench.common import measure, write_results_page
-    from tests.servers.s3 import create_bucket, start_seaweedfs
+    from bench.common import measure, start_bench_seaweedfs, write_results_page
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-s3-"))
     big_path = workdir / "big.bin"
@@ -197,16 +196,9 @@ def main(argv: list[str] | None = None) -> None:
         block = os.urandom(MIB)
         for _ in range(args.mib):
             out.write(block)
-    server = start_seaweedfs(workdir / "weed")
+    server, base = start_bench_seaweedfs(workdir / "weed")
     results: dict[tuple[str, str], list[dict]] = {}
     try:
-        create_bucket(server, "bench")
-        base = {
-            "endpoint_url": server.endpoint_url,
-            "access_key": server.access_key,
-            "secret_key": server.secret_key,
-            "bucket": "bench",
-        }
         raw = boto3.client("s3", **server.boto3_kwargs())
         for round_number in range(args.rounds):
             order = CONTENDERS[round_number % 3 :] + CONTENDERS[: round_number % 3]

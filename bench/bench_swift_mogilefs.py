@@ -71,7 +71,6 @@ class _Zeros(io.RawIOBase):
 # Swift workloads.
 def swift_ours(auth_url: str, container: str, size: int, segment: int) -> dict:
     _django()
-    from django.core.files import File
 
     from storages.backends.mosso import CloudFilesStorage
 
@@ -80,6 +79,14 @@ def swift_ours(auth_url: str, container: str, size: int, segment: int) -> dict:
         username="test:tester", api_key="testing", auth_url=auth_url, auth_version="1",
         container=container, auto_create_container=True, segment_size=segment,
     )  # fmt: skip
+    _round_trip(storage, size)
+    return _extra(base)
+
+
+def _round_trip(storage, size: int) -> None:
+    """Save ``size`` zero bytes through the storage, read them back in chunks, delete."""
+    from django.core.files import File
+
     name = storage.save(f"bench/{uuid.uuid4().hex}", File(_Zeros(size)))
     total = 0
     with storage.open(name, "rb") as handle:
@@ -87,7 +94,6 @@ def swift_ours(auth_url: str, container: str, size: int, segment: int) -> dict:
             total += len(chunk)
     storage.delete(name)
     assert total == size
-    return _extra(base)
 
 
 def swift_raw(auth_url: str, container: str, size: int, segment: int) -> dict:
@@ -110,19 +116,12 @@ def swift_raw(auth_url: str, container: str, size: int, segment: int) -> dict:
 # MogileFS workloads.
 def mogile_ours(trackers: list[str], domain: str, size: int) -> dict:
     _django()
-    from django.core.files import File
 
     from storages.backends.mogilefs import MogileFSStorage
 
     base = _hwm_kib()
     storage = MogileFSStorage(domain=domain, trackers=trackers)
-    name = storage.save(f"bench/{uuid.uuid4().hex}", File(_Zeros(size)))
-    total = 0
-    with storage.open(name, "rb") as handle:
-        for chunk in handle.chunks(256 * 1024):
-            total += len(chunk)
-    storage.delete(name)
-    assert total == size
+    _round_trip(storage, size)
     return _extra(base)
 
 

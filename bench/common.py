@@ -14,6 +14,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.servers.s3 import S3Server
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -113,3 +117,26 @@ def rst_table(headers: list[str], rows: list[list[object]]) -> str:
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells[1:]]
     lines.append(rule)
     return "\n".join(lines) + "\n"
+
+
+def start_bench_seaweedfs(directory: Path, bucket: str = "bench") -> tuple[S3Server, dict]:
+    """SeaweedFS on 127.0.0.1 with ``bucket`` created, as the tests start it.
+
+    Returns the server (``.stop()`` it) and the keyword arguments the S3
+    workloads take to reach the bucket.
+    """
+    from tests.servers.s3 import create_bucket, start_seaweedfs
+
+    server = start_seaweedfs(directory)
+    try:
+        create_bucket(server, bucket)
+    except BaseException:
+        server.stop()
+        raise
+    reach = {
+        "endpoint_url": server.endpoint_url,
+        "access_key": server.access_key,
+        "secret_key": server.secret_key,
+        "bucket": bucket,
+    }
+    return server, reach
