@@ -125,14 +125,9 @@ def start_bench_seaweedfs(directory: Path, bucket: str = "bench") -> tuple[S3Ser
     Returns the server (``.stop()`` it) and the keyword arguments the S3
     workloads take to reach the bucket.
     """
-    from tests.servers.s3 import create_bucket, start_seaweedfs
+    from tests.servers.s3 import start_seaweedfs_with_bucket
 
-    server = start_seaweedfs(directory)
-    try:
-        create_bucket(server, bucket)
-    except BaseException:
-        server.stop()
-        raise
+    server = start_seaweedfs_with_bucket(bucket, directory)
     reach = {
         "endpoint_url": server.endpoint_url,
         "access_key": server.access_key,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.servers.s3 import S3Server, create_bucket, start_seaweedfs
+from tests.servers.s3 import S3Server, start_seaweedfs_with_bucket
 
 BUCKET = "example"
 
@@ -23,13 +23,12 @@ BUCKET = "example"
 def start(data_dir: str | None = None) -> tuple[S3Server, dict[str, str]]:
     """Start the server; return it and the environment that points the project at it."""
     data_dir = data_dir or tempfile.mkdtemp(prefix="storages-demo-s3-")
-    server = start_seaweedfs(data_dir, secret_key=secrets.token_urlsafe(24))
-    try:
-        create_bucket(server, BUCKET)
-        allow_public_static(server, BUCKET)
-    except BaseException:
-        server.stop()
-        raise
+    server = start_seaweedfs_with_bucket(
+        BUCKET,
+        data_dir,
+        secret_key=secrets.token_urlsafe(24),
+        prepare=lambda server: allow_public_static(server, BUCKET),
+    )
     env = {
         "EXAMPLE_S3_ENDPOINT": server.endpoint_url,
         "EXAMPLE_S3_ACCESS_KEY": server.access_key,

@@ -19,8 +19,10 @@ import tempfile
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -197,6 +199,28 @@ def start_seaweedfs(
     process = ServerProcess("seaweedfs", command, ready=ready, timeout=timeout)
     process.start()
     return S3Server(process, endpoint_url, access_key, secret_key)
+
+
+def start_seaweedfs_with_bucket(
+    bucket: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    prepare: Callable[[S3Server], object] | None = None,
+    **options: Any,
+) -> S3Server:
+    """:func:`start_seaweedfs`, then create ``bucket`` (and ``prepare(server)``).
+
+    A failure while setting up stops the server again.
+    """
+    server = start_seaweedfs(data_dir, **options)
+    try:
+        create_bucket(server, bucket)
+        if prepare is not None:
+            prepare(server)
+    except BaseException:
+        server.stop()
+        raise
+    return server
 
 
 def command_port(command: list[str], option: str) -> str:
