@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import pickle
-import threading
 import uuid
 
 import pytest
@@ -17,6 +15,15 @@ from django.test import override_settings
 
 from storages.backends.couchdb import CouchDBError, CouchDBStorage
 from tests.contract import StorageContract
+from tests.scenarios import (
+    ConcurrentOverwriteScenario,
+    FailedUploadScenario,
+    OwnServer,
+    PicklingScenario,
+    ServerLossScenario,
+    SharedByThreadsScenario,
+    WriteModeScenario,
+)
 from tests.servers.couchdb import pouchdb_server, pouchdb_url
 from tests.servers.process import free_port
 
@@ -29,15 +36,19 @@ def database_name(couchdb_url):
 
 
 @pytest.fixture
-def couch(couchdb_url, database_name):
+def couch_options(couchdb_url, database_name):
+    return {
+        "server": couchdb_url,
+        "database": database_name,
+        "base_url": "/files/",
+        "create_database": True,
+    }
+
+
+@pytest.fixture
+def couch(couch_options):
     def make(**options):
-        defaults = {
-            "server": couchdb_url,
-            "database": database_name,
-            "base_url": "/files/",
-            "create_database": True,
-        }
-        return CouchDBStorage(**{**defaults, **options})
+        return CouchDBStorage(**{**couch_options, **options})
 
     return make
 
@@ -52,13 +63,8 @@ class TestCouchDBContract(StorageContract):
     backend = "storages.backends.couchdb.CouchDBStorage"
 
     @pytest.fixture
-    def backend_options(self, couchdb_url, database_name):
-        return {
-            "server": couchdb_url,
-            "database": database_name,
-            "base_url": "/files/",
-            "create_database": True,
-        }
+    def backend_options(self, couch_options):
+        return couch_options
 
     @pytest.fixture
     def backend_settings(self, backend_options):
@@ -112,17 +118,27 @@ class TestConfiguration:
         assert requests.get(url, timeout=30).content == b"served"
         assert couch().url("a b/c.txt") == "/files/a%20b/c.txt"
 
-    def test_deconstruct_and_pickle(self, couch):
-        storage = couch()
-        storage.save("p.txt", ContentFile(b"p"))
-        storage.exists("p.txt")  # a live session, which must not be pickled
-        path, _args, _kwargs = storage.deconstruct()
-        assert path == "storages.backends.couchdb.CouchDBStorage"
-        revived = pickle.loads(pickle.dumps(storage))
-        assert revived.open("p.txt").read() == b"p"
 
+class TestCouchDBBehaviour(
+    PicklingScenario,
+    WriteModeScenario,
+    ConcurrentOverwriteScenario,
+    SharedByThreadsScenario,
+    FailedUploadScenario,
+):
+    storage_path = "storages.backends.couchdb.CouchDBStorage"
 
-class TestCouchDBBehaviour:
+    @pytest.fixture
+    def make_storage(self, couch):
+        return couch
+
+    def version(self, storage, name):
+        # A CouchDB revision is "<generation>-<hash>"; each write adds one generation.
+        return int(raw_doc(storage, name)["_rev"].split("-")[0])
+
+    def check_newer(self, storage, name, before, writes):
+        assert self.version(storage, name) >= before + writes
+
     def test_document_id_is_the_name_with_one_attachment(self, couch):
         storage = couch()
         name = storage.save("docs/readme.txt", ContentFile(b"hello"))
@@ -161,45 +177,6 @@ class TestCouchDBBehaviour:
         assert storage.open("again.txt").read() == b"two"
         assert storage.get_modified_time("again.txt").tzinfo is not None
 
-    def test_overwrite_replaces_with_a_new_revision(self, couch):
-        storage = couch(file_overwrite=True)
-        assert storage.save("o.txt", ContentFile(b"one")) == "o.txt"
-        first = raw_doc(storage, "o.txt")["_rev"]
-        assert storage.save("o.txt", ContentFile(b"two")) == "o.txt"
-        assert storage.open("o.txt").read() == b"two"
-        assert raw_doc(storage, "o.txt")["_rev"] != first
-        assert storage.listdir("") == ([], ["o.txt"])
-
-    def test_concurrent_overwrites_lose_no_write(self, couch):
-        storage = couch(file_overwrite=True)
-        storage.save("race.txt", ContentFile(b"start"))
-        barrier = threading.Barrier(6)
-        errors: list[BaseException] = []
-
-        def save(index: int) -> None:
-            try:
-                barrier.wait(timeout=30)
-                storage.save("race.txt", ContentFile(f"writer {index}".encode()))
-            except BaseException as exc:
-                errors.append(exc)
-
-        threads = [threading.Thread(target=save, args=(i,)) for i in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        assert not errors
-        assert storage.open("race.txt").read() in {f"writer {i}".encode() for i in range(6)}
-        # Every writer's revision landed: start + 6 attachment revisions at least.
-        assert int(raw_doc(storage, "race.txt")["_rev"].split("-")[0]) >= 7
-
-    def test_open_for_writing_replaces(self, couch):
-        storage = couch()
-        storage.save("w.txt", ContentFile(b"old"))
-        with storage.open("w.txt", "w") as handle:
-            handle.write("new text")
-        assert storage.open("w.txt").read() == b"new text"
-
     def test_listdir_pages_through_all_docs(self, couch, monkeypatch):
         monkeypatch.setattr("storages.backends.couchdb.PAGE", 3)
         storage = couch()
@@ -215,20 +192,6 @@ class TestCouchDBBehaviour:
         assert storage.listdir("") == ([], [])
         with pytest.raises(CouchDBError, match="no_db_file"):
             storage.save("x.txt", ContentFile(b"x"))
-
-    def test_failed_upload_leaves_nothing(self, couch):
-        storage = couch()
-        storage.save("other.txt", ContentFile(b"o"))
-
-        class Broken(ContentFile):
-            def chunks(self, chunk_size=None):
-                yield b"x" * 1000
-                raise OSError("client went away")
-
-        with pytest.raises(OSError):
-            storage.save("broken.bin", Broken(b""))
-        assert not storage.exists("broken.bin")
-        assert storage.listdir("") == ([], ["other.txt"])
 
     def test_upload_cut_short_leaves_nothing(self, couch):
         # The content claims more bytes than it gives: the server sees a short body.
@@ -295,35 +258,20 @@ class TestSecrets:
         assert storage.open("a.txt").read() == b"a"
 
 
-class TestServerStoppedMidUpload:
-    def test_no_file_under_the_name_and_next_call_works(self, tmp_path):
+class TestServerLoss(ServerLossScenario):
+    blocks_before_crash = 4
+    blocks_after_crash = 124  # 8 MiB in all
+    upload_error = CouchDBError
+
+    @pytest.fixture
+    def own_server(self, tmp_path):
         port = free_port()
-        data_dir = str(tmp_path / "pouch")
         (tmp_path / "pouch").mkdir()
-        server = pouchdb_server(port, data_dir).start()
-        try:
-            storage = CouchDBStorage(
+        process = pouchdb_server(port, str(tmp_path / "pouch")).start()
+        yield OwnServer(
+            process,
+            lambda: CouchDBStorage(
                 server=pouchdb_url(port), database="media", create_database=True, timeout=10
-            )
-            storage.save("before.txt", ContentFile(b"kept"))
-
-            class KillsServer(io.BytesIO):
-                reads = 0
-
-                def read(self, size=-1):
-                    self.reads += 1
-                    if self.reads == 4:  # some of the body is on the wire
-                        server.kill()  # abruptly, as a crash would
-                    return super().read(size)
-
-            with pytest.raises(CouchDBError) as info:
-                storage.save("big.bin", File(KillsServer(b"c" * (8 * 1024 * 1024))))
-            assert "big.bin" in str(info.value)
-            server = pouchdb_server(port, data_dir).start()
-            assert not storage.exists("big.bin")
-            assert storage.listdir("") == ([], ["before.txt"])
-            assert storage.open("before.txt").read() == b"kept"
-            assert storage.save("after.txt", ContentFile(b"works")) == "after.txt"
-            assert storage.open("after.txt").read() == b"works"
-        finally:
-            server.stop()
+            ),
+        )
+        process.stop()
