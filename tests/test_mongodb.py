@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import pickle
-import threading
 import uuid
 
 import pymongo
@@ -15,6 +13,15 @@ from django.test import override_settings
 
 from storages.backends.mongodb import SET_ASIDE_PREFIX, GridFSError, GridFSStorage
 from tests.contract import StorageContract
+from tests.scenarios import (
+    ConcurrentOverwriteScenario,
+    FailedUploadScenario,
+    OwnServer,
+    PicklingScenario,
+    ServerLossScenario,
+    SharedByThreadsScenario,
+    WriteModeScenario,
+)
 from tests.servers.mongodb import secantus_server, secantus_uri
 from tests.servers.process import free_port
 
@@ -36,16 +43,20 @@ def bucket_name(mongodb_uri):
 
 
 @pytest.fixture
-def gridfs(mongodb_uri, bucket_name):
+def gridfs_options(mongodb_uri, bucket_name):
+    return {
+        "uri": mongodb_uri,
+        "database": DATABASE,
+        "bucket": bucket_name,
+        "base_url": "/files/",
+        "client_options": QUICK,
+    }
+
+
+@pytest.fixture
+def gridfs(gridfs_options):
     def make(**options):
-        defaults = {
-            "uri": mongodb_uri,
-            "database": DATABASE,
-            "bucket": bucket_name,
-            "base_url": "/files/",
-            "client_options": QUICK,
-        }
-        return GridFSStorage(**{**defaults, **options})
+        return GridFSStorage(**{**gridfs_options, **options})
 
     return make
 
@@ -59,14 +70,8 @@ class TestGridFSContract(StorageContract):
     backend = "storages.backends.mongodb.GridFSStorage"
 
     @pytest.fixture
-    def backend_options(self, mongodb_uri, bucket_name):
-        return {
-            "uri": mongodb_uri,
-            "database": DATABASE,
-            "bucket": bucket_name,
-            "base_url": "/files/",
-            "client_options": QUICK,
-        }
+    def backend_options(self, gridfs_options):
+        return gridfs_options
 
     @pytest.fixture
     def backend_settings(self, backend_options):
@@ -134,17 +139,26 @@ class TestConfiguration:
         with pytest.raises(ImproperlyConfigured, match="no option 'bucket_name'"):
             GridFSStorage(bucket_name="x")
 
-    def test_deconstruct_and_pickle(self, gridfs):
-        storage = gridfs()
-        storage.save("p.txt", ContentFile(b"p"))
-        path, _args, kwargs = storage.deconstruct()
-        assert path == "storages.backends.mongodb.GridFSStorage"
-        assert kwargs["bucket"] == storage.bucket
-        revived = pickle.loads(pickle.dumps(storage))
-        assert revived.open("p.txt").read() == b"p"
 
+class TestGridFSBehaviour(
+    PicklingScenario,
+    WriteModeScenario,
+    ConcurrentOverwriteScenario,
+    SharedByThreadsScenario,
+    FailedUploadScenario,
+):
+    storage_path = "storages.backends.mongodb.GridFSStorage"
 
-class TestGridFSBehaviour:
+    @pytest.fixture
+    def make_storage(self, gridfs):
+        return gridfs
+
+    def check_backing_store(self, storage, names):
+        # One files document per name, and one chunk each (every test file is small).
+        files = files_collection(storage)
+        assert sorted(doc["filename"] for doc in files.find()) == sorted(names)
+        assert files.database[f"{storage.bucket}.chunks"].count_documents({}) == len(names)
+
     def test_files_collection_holds_size_type_and_date(self, gridfs):
         storage = gridfs()
         name = storage.save("docs/readme.txt", ContentFile(b"hello"))
@@ -175,49 +189,6 @@ class TestGridFSBehaviour:
         indexes = {ix["name"]: ix for ix in files_collection(storage).list_indexes()}
         assert indexes["storages_filename_unique"]["unique"] is True
 
-    def test_overwrite_replaces_and_leaves_one_version(self, gridfs):
-        storage = gridfs(file_overwrite=True)
-        assert storage.save("o.txt", ContentFile(b"one")) == "o.txt"
-        assert storage.save("o.txt", ContentFile(b"two")) == "o.txt"
-        assert storage.open("o.txt").read() == b"two"
-        files = files_collection(storage)
-        assert files.count_documents({}) == 1
-        chunks = files.database[f"{storage.bucket}.chunks"]
-        assert chunks.count_documents({}) == 1
-
-    def test_concurrent_overwrites_keep_exactly_one(self, gridfs):
-        storage = gridfs(file_overwrite=True)
-        storage.save("race.txt", ContentFile(b"start"))
-        barrier = threading.Barrier(6)
-        errors: list[BaseException] = []
-
-        def save(index: int) -> None:
-            try:
-                barrier.wait(timeout=30)
-                storage.save("race.txt", ContentFile(f"writer {index}".encode()))
-            except BaseException as exc:
-                errors.append(exc)
-
-        threads = [threading.Thread(target=save, args=(i,)) for i in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        assert not errors
-        files = files_collection(storage)
-        assert [d["filename"] for d in files.find()] == ["race.txt"]
-        assert storage.open("race.txt").read() in {f"writer {i}".encode() for i in range(6)}
-        chunks = files.database[f"{storage.bucket}.chunks"]
-        assert chunks.count_documents({}) == 1
-
-    def test_open_for_writing_replaces(self, gridfs):
-        storage = gridfs()
-        storage.save("w.txt", ContentFile(b"old"))
-        with storage.open("w.txt", "wb") as handle:
-            handle.write(b"new")
-        assert storage.open("w.txt").read() == b"new"
-        assert storage.listdir("")[1] == ["w.txt"]
-
     def test_listdir_hides_versions_being_replaced(self, gridfs):
         storage = gridfs()
         storage.save("keep.txt", ContentFile(b"k"))
@@ -225,21 +196,6 @@ class TestGridFSBehaviour:
             {"filename": f"{SET_ASIDE_PREFIX}abc", "length": 0, "chunkSize": 1}
         )
         assert storage.listdir("") == ([], ["keep.txt"])
-
-    def test_failed_upload_leaves_nothing(self, gridfs):
-        storage = gridfs()
-
-        class Broken(ContentFile):
-            def chunks(self, chunk_size=None):
-                yield b"x" * 1000
-                raise OSError("client went away")
-
-        with pytest.raises(OSError, match="client went away"):
-            storage.save("broken.bin", Broken(b""))
-        assert not storage.exists("broken.bin")
-        files = files_collection(storage)
-        assert files.count_documents({}) == 0
-        assert files.database[f"{storage.bucket}.chunks"].count_documents({}) == 0
 
 
 class TestSecrets:
@@ -263,40 +219,28 @@ class TestSecrets:
         assert info.value.__cause__ is None or secret not in str(info.value.__cause__)
 
 
-class TestServerStoppedMidUpload:
-    def test_no_file_under_the_name_and_next_call_works(self, tmp_path, bucket_name):
+class TestServerLoss(ServerLossScenario):
+    # GridFS sends chunks in 32 MiB batches: let one batch land first.
+    block_size = 1024 * 1024
+    blocks_before_crash = 36
+    blocks_after_crash = 4
+    upload_error = GridFSError
+
+    @pytest.fixture
+    def own_server(self, tmp_path, bucket_name):
         port = free_port()
-        data_dir = tmp_path / "secantus"
-        data_dir.mkdir()
-        server = secantus_server(port, str(data_dir)).start()
-        try:
-            storage = GridFSStorage(
+        (tmp_path / "secantus").mkdir()
+        process = secantus_server(port, str(tmp_path / "secantus")).start()
+        yield OwnServer(
+            process,
+            lambda: GridFSStorage(
                 uri=secantus_uri(port),
                 database=DATABASE,
                 bucket=bucket_name,
                 client_options={"serverSelectionTimeoutMS": 1500},
-            )
-            storage.save("before.txt", ContentFile(b"kept"))
-            block = b"m" * (1024 * 1024)
-
-            class KillsServer(ContentFile):
-                def chunks(self, chunk_size=None):
-                    # GridFS sends chunks in 32 MiB batches: let one batch land first.
-                    for index in range(40):
-                        if index == 36:
-                            # SIGTERM: SecantusDB loses recent writes on SIGKILL
-                            # (no journal), which would hide what this test checks.
-                            server.stop()
-                        yield block
-
-            with pytest.raises(GridFSError) as info:
-                storage.save("big.bin", KillsServer(b""))
-            assert "big.bin" in str(info.value)
-            server = secantus_server(port, str(data_dir)).start()
-            assert not storage.exists("big.bin")
-            assert storage.listdir("") == ([], ["before.txt"])
-            assert storage.open("before.txt").read() == b"kept"
-            assert storage.save("after.txt", ContentFile(b"works")) == "after.txt"
-            assert storage.open("after.txt").read() == b"works"
-        finally:
-            server.stop()
+            ),
+            # SIGTERM: SecantusDB loses recent writes on SIGKILL (no journal),
+            # which would hide what these tests check.
+            crash=process.stop,
+        )
+        process.stop()
