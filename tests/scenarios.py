@@ -8,6 +8,7 @@ fresh, empty store, with keyword options on top of the test defaults. Hooks
 
 from __future__ import annotations
 
+import logging
 import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -138,6 +139,29 @@ class FailedUploadScenario(StoreHooks):
         assert not storage.exists("broken.bin")
         assert storage.listdir("") == ([], ["other.txt"])
         self.check_backing_store(storage, ["other.txt"])
+
+
+class SecretsScenario:
+    #: What a refused login raises, and words its message must hold.
+    auth_error: type[BaseException] = OSError
+    auth_failure_text = ""
+
+    def badly_authenticated(self, make_storage) -> tuple[Storage, list[str]]:
+        """A storage whose login fails, and the secrets no message may show."""
+        raise NotImplementedError
+
+    def test_secrets_never_shown(self, make_storage, caplog):
+        caplog.set_level(logging.DEBUG)
+        storage, secrets = self.badly_authenticated(make_storage)
+        with pytest.raises(self.auth_error) as info:
+            storage.save("s.txt", ContentFile(b"s"))
+        good = make_storage()
+        with pytest.raises(FileNotFoundError) as missing:
+            good.open("nothing-here.txt")
+        for text in (str(info.value), repr(storage), repr(good), str(missing.value), caplog.text):
+            for secret in secrets:
+                assert secret not in text
+        assert self.auth_failure_text in str(info.value)
 
 
 @dataclass

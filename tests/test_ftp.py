@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import pickle
-import threading
 import uuid
 
 import pytest
@@ -14,6 +11,16 @@ from django.core.files.base import ContentFile
 
 from storages.backends.ftp import FTPStorage, FTPStorageError
 from tests.contract import StorageContract
+from tests.scenarios import (
+    ConcurrentOverwriteScenario,
+    FailedUploadScenario,
+    OwnServer,
+    PicklingScenario,
+    SecretsScenario,
+    ServerLossScenario,
+    SharedByThreadsScenario,
+    WriteModeScenario,
+)
 from tests.servers.ftp import FTP_PASSWORD, FTPServerInfo, start_pyftpdlib
 
 
@@ -83,7 +90,28 @@ class TestVsftpdImplicitTLS:
         storage.close()
 
 
-class TestBehaviour:
+class TestBehaviour(
+    PicklingScenario,
+    WriteModeScenario,
+    ConcurrentOverwriteScenario,
+    SharedByThreadsScenario,
+    FailedUploadScenario,
+    SecretsScenario,
+):
+    storage_path = "storages.backends.ftp.FTPStorage"
+    overwrite_option = "allow_overwrite"
+    auth_error = FTPStorageError
+    auth_failure_text = "530"
+
+    @pytest.fixture
+    def make_storage(self, pyftpdlib_server):
+        return lambda **extra: fresh(pyftpdlib_server, **extra)
+
+    def badly_authenticated(self, make_storage):
+        wrong = "Not-The-Pa55word-xyz"
+        location = make_storage().location.replace(FTP_PASSWORD, wrong)
+        return make_storage(location=location), [wrong, FTP_PASSWORD]
+
     def test_lists_without_mlsd_on_vsftpd(self, vsftpd_server):
         storage = fresh(vsftpd_server)
         storage.save("d/-dash.txt", ContentFile(b"1"))
@@ -91,13 +119,6 @@ class TestBehaviour:
         ftp = storage.pool.acquire().connection
         assert not ftp.has_mlsd  # this test is about the LIST fallback
         assert storage.listdir("d") == (["sub dir"], ["-dash.txt"])
-
-    def test_overwrite_option_replaces(self, pyftpdlib_server):
-        storage = fresh(pyftpdlib_server, allow_overwrite=True)
-        assert storage.save("f.txt", ContentFile(b"one")) == "f.txt"
-        assert storage.save("f.txt", ContentFile(b"two")) == "f.txt"
-        assert storage.open("f.txt").read() == b"two"
-        assert storage.listdir("") == ([], ["f.txt"])
 
     def test_large_streaming_both_ways_with_seek(self, pyftpdlib_tls_server):
         storage = fresh(pyftpdlib_tls_server)
@@ -134,39 +155,6 @@ class TestBehaviour:
         storage.close()
         assert first.connection.sock is None
 
-    def test_threads_share_the_storage(self, pyftpdlib_server):
-        storage = fresh(pyftpdlib_server)
-        errors: list[BaseException] = []
-
-        def work(index: int) -> None:
-            try:
-                for step in range(5):
-                    name = storage.save(f"t{index}/{step}.txt", ContentFile(b"x" * step))
-                    assert storage.size(name) == step
-                    assert storage.open(name).read() == b"x" * step
-            except BaseException as exc:
-                errors.append(exc)
-
-        threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        assert not errors
-
-    def test_pickles_without_connections(self, pyftpdlib_server):
-        storage = fresh(pyftpdlib_server)
-        storage.save("p.txt", ContentFile(b"p"))
-        revived = pickle.loads(pickle.dumps(storage))
-        assert "_pool" not in revived.__dict__
-        assert revived.open("p.txt").read() == b"p"
-
-    def test_write_mode_file(self, pyftpdlib_server):
-        storage = fresh(pyftpdlib_server)
-        with storage.open("w/new.txt", "w") as handle:
-            handle.write("héllo")
-        assert storage.open("w/new.txt").read() == b"h\xc3\xa9llo"
-
     def test_wrong_ca_fails_verification(self, pyftpdlib_tls_server, ftp_certificates):
         storage = fresh(pyftpdlib_tls_server, ca_file=ftp_certificates["other_ca"])
         with pytest.raises(FTPStorageError, match="certificate"):
@@ -177,58 +165,16 @@ class TestBehaviour:
         with pytest.raises(FTPStorageError, match="certificate"):
             storage.exists("x.txt")
 
-    def test_password_never_shown(self, pyftpdlib_server, caplog):
-        caplog.set_level(logging.DEBUG)
-        wrong = "Not-The-Pa55word-xyz"
-        location = pyftpdlib_server.location("s").replace(FTP_PASSWORD, wrong)
-        storage = FTPStorage(location=location)
-        with pytest.raises(FTPStorageError) as info:
-            storage.save("s.txt", ContentFile(b"s"))
-        good = fresh(pyftpdlib_server)
-        with pytest.raises(FileNotFoundError) as missing:
-            good.open("nothing-here.txt")
-        for text in (str(info.value), repr(storage), repr(good), str(missing.value), caplog.text):
-            assert wrong not in text
-            assert FTP_PASSWORD not in text
-        assert "530" in str(info.value)
-
     def test_bad_location_is_refused_without_echo(self):
         with pytest.raises(ImproperlyConfigured) as info:
             FTPStorage(location="http://u:hunter2pw@example.com/")
         assert "hunter2pw" not in str(info.value)
 
 
-class TestServerFailures:
+class TestServerFailures(ServerLossScenario):
     @pytest.fixture
     def own_server(self, tmp_path):
         process, port = start_pyftpdlib(tmp_path / "root", None)
         info = FTPServerInfo("pyftpdlib", port, tmp_path / "root", "/", process=process)
-        yield info
+        yield OwnServer(process, lambda: fresh(info))
         process.stop()
-
-    def test_killed_mid_upload_leaves_nothing_and_reconnects(self, own_server):
-        storage = fresh(own_server)
-        assert storage.save("warm.txt", ContentFile(b"w")) == "warm.txt"  # an idle connection
-
-        class Killing(ContentFile):
-            def chunks(self, chunk_size=None):
-                yield b"a" * 65536
-                own_server.process.kill()
-                for _ in range(200):  # keep sending until the dead peer is noticed
-                    yield b"b" * 65536
-
-        with pytest.raises(OSError):
-            storage.save("doc.bin", Killing(b""))
-        own_server.process.start()
-        assert not storage.exists("doc.bin")
-        assert storage.listdir("")[1] == ["warm.txt"]
-        assert storage.save("doc.bin", ContentFile(b"ok")) == "doc.bin"
-        assert storage.open("doc.bin").read() == b"ok"
-
-    def test_dropped_idle_connection_is_replaced(self, own_server):
-        storage = fresh(own_server)
-        storage.save("a.txt", ContentFile(b"a"))
-        own_server.process.stop()
-        own_server.process.start()
-        assert storage.exists("a.txt")  # the idle connection died with the server
-        assert storage.open("a.txt").read() == b"a"
