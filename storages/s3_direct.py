@@ -7,15 +7,16 @@ For a single-request upload whose parameters are all plain headers, the request
 is signed here (SigV4 over the body's SHA-256; Content-MD5 as well; the server
 checks both) and sent through the client's own HTTP session, so proxies, TLS
 verification, client certificates, timeouts and the connection pool are exactly
-botocore's: about a third of the CPU.
+botocore's: about a third of the CPU. The address and signing region are the
+ones botocore would use for that upload (see :func:`botocore_put_target`).
 
 Only two answers are final here: 200 (stored) and 412 on a conditional create
 (the name is taken). Anything else (an error, a redirect to another region, a
 dropped connection, a signature the server does not accept) returns ``False``
 and the caller sends the same upload through botocore, which retries, follows
-redirects and reports errors as usual. Parameters that botocore transforms
-(customer-provided keys, ``Expires`` dates, explicit checksums, ...) always go
-through botocore.
+redirects and reports errors as usual; after a run of such answers the direct
+path turns itself off. Parameters that botocore transforms (customer-provided
+keys, ``Expires`` dates, explicit checksums, ...) always go through botocore.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import threading
 from typing import Any
 
 from storages import __version__
-from storages.s3_signing import SigV4Signer
+from storages.s3_signing import ALGORITHM, PROBE_KEY, SigV4Signer, UrlBase
 
 logger = logging.getLogger("storages.s3")
 
@@ -62,6 +64,67 @@ PLAIN_HEADER_PARAMETERS = frozenset(
 )
 
 
+#: After this many uploads in a row that botocore had to send again, the direct
+#: path is turned off for the storage (the store keeps refusing it).
+MAX_MISSES = 3
+
+_probing = threading.local()
+
+
+class _EmptyBody:
+    """The raw body of the stand-in answer to the probe upload."""
+
+    def stream(self, *args: Any, **kwargs: Any) -> Any:
+        return iter(())
+
+
+def botocore_put_target(client: Any, bucket: str) -> tuple[str, str] | None:
+    """Where botocore sends a ``PutObject`` for ``bucket``, and its signing region.
+
+    A probe upload runs through botocore's whole pipeline (endpoint rules,
+    addressing style, region, signing) and is answered before it is sent:
+    nothing goes on the wire. None if botocore would not sign it with plain
+    SigV4 for S3 (another signature version, S3 Express sessions, no credentials).
+    """
+    from botocore.awsrequest import AWSResponse
+
+    seen: dict[str, str] = {}
+
+    def intercept(request: Any, **kwargs: Any) -> Any:
+        if not getattr(_probing, "active", False):
+            return None
+        seen["url"] = request.url
+        seen["authorization"] = _text(request.headers.get("Authorization"))
+        seen["session"] = _text(request.headers.get("x-amz-s3session-token"))
+        return AWSResponse(request.url, 200, {}, _EmptyBody())
+
+    event = "before-send.s3.PutObject"
+    client.meta.events.register_first(event, intercept, unique_id="storages-put-probe")
+    _probing.active = True
+    try:
+        client.put_object(Bucket=bucket, Key=PROBE_KEY, Body=b"")
+    except Exception as exc:  # no credentials, or anything else: no direct path
+        logger.debug("No direct uploads: the probe failed (%s)", type(exc).__name__)
+        return None
+    finally:
+        _probing.active = False
+        client.meta.events.unregister(event, unique_id="storages-put-probe")
+    authorization = seen.get("authorization", "")
+    if not authorization.startswith(ALGORITHM + " ") or seen.get("session"):
+        return None
+    scope = authorization.partition("Credential=")[2].partition(",")[0].split("/")
+    if len(scope) != 5 or scope[3] != "s3" or scope[4] != "aws4_request":
+        return None
+    return seen["url"], scope[2]
+
+
+def _text(value: Any) -> str:
+    """A header value as botocore holds it (bytes once signed) as text."""
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace")
+    return str(value or "")
+
+
 class DirectPut:
     """Send a ``PutObject`` signed here; see the module documentation."""
 
@@ -70,12 +133,14 @@ class DirectPut:
         self.http_session = http_session
         #: Parameter -> header name ("Metadata" -> the prefix of its headers).
         self.headers = headers
+        self.misses = 0
+        self.enabled = True
 
     @classmethod
-    def for_client(cls, client: Any, signer: SigV4Signer) -> DirectPut | None:
-        """A DirectPut over ``client``'s HTTP session, or None if that is not reachable."""
+    def for_client(cls, client: Any, bucket: str, credentials: Any) -> DirectPut | None:
+        """A DirectPut to where ``client`` sends uploads for ``bucket``, or None if unsuited."""
         http_session = getattr(getattr(client, "_endpoint", None), "http_session", None)
-        if not callable(getattr(http_session, "send", None)):
+        if credentials is None or not callable(getattr(http_session, "send", None)):
             return None
         members = client.meta.service_model.operation_model("PutObject").input_shape.members
         headers = {}
@@ -85,7 +150,11 @@ class DirectPut:
                 headers[parameter] = serialization["name"]
         if "IfNoneMatch" not in headers or "Metadata" not in headers:
             return None  # a service model unlike the one this was written for
-        return cls(signer, http_session, headers)
+        target = botocore_put_target(client, bucket)
+        if target is None:
+            return None
+        url, region = target
+        return cls(SigV4Signer(UrlBase(url), region, credentials), http_session, headers)
 
     def request_headers(self, params: dict[str, Any]) -> dict[str, str] | None:
         """The headers for ``params``, or None if any parameter needs botocore."""
@@ -119,7 +188,7 @@ class DirectPut:
         Raises botocore's ``ClientError`` (code ``PreconditionFailed``) when
         ``params`` has ``IfNoneMatch`` and the key is taken.
         """
-        headers = self.request_headers(params)
+        headers = self.request_headers(params) if self.enabled else None
         if headers is None:
             return False
         from botocore.awsrequest import AWSPreparedRequest
@@ -137,9 +206,10 @@ class DirectPut:
             response = self.http_session.send(AWSPreparedRequest("PUT", url, signed, body, False))
         except Exception as exc:  # botocore retries connection failures; let it
             logger.debug("Direct upload failed (%s); retrying through botocore", type(exc).__name__)
-            return False
+            return self._missed(type(exc).__name__)
         status = response.status_code
         if status == 200:
+            self.misses = 0
             return True
         if status == 412 and "IfNoneMatch" in params:
             from botocore.exceptions import ClientError
@@ -155,4 +225,18 @@ class DirectPut:
                 "PutObject",
             )
         logger.debug("Direct upload answered HTTP %s; sending it through botocore", status)
+        return self._missed(f"HTTP {status}")
+
+    def _missed(self, what: str) -> bool:
+        """Count an upload botocore must send again; stop trying after a run of them."""
+        self.misses += 1
+        if self.misses >= MAX_MISSES and self.enabled:
+            self.enabled = False
+            logger.warning(
+                "Direct uploads to %s turned off after %d in a row went through botocore "
+                "(last: %s); uploads go through botocore from now on.",
+                self.signer.base.origin,
+                self.misses,
+                what,
+            )
         return False

@@ -295,3 +295,52 @@ def test_signature_matches_botocore(monkeypatch, token, base_url, key):
     S3SigV4Auth(credentials, "s3", "eu-west-1").add_auth(theirs)
     assert ours["authorization"] == theirs.headers["Authorization"]
     assert ours["x-amz-date"] == theirs.headers["X-Amz-Date"]
+
+
+# --- where direct uploads go: where botocore sends them ---------------------------
+
+
+def refuse_any_send(request):
+    raise AssertionError(f"nothing may be sent, but a request went to {request.url}")
+
+
+@pytest.mark.parametrize(
+    ("options", "origin", "region"),
+    [
+        # AWS: botocore presigns GETs on the global host but uploads to the regional one.
+        (
+            {"bucket_name": "mybucket", "region_name": "eu-west-1"},
+            "https://mybucket.s3.eu-west-1.amazonaws.com",
+            "eu-west-1",
+        ),
+        (
+            {"bucket_name": "mybucket", "region_name": "eu-west-1", "addressing_style": "path"},
+            "https://s3.eu-west-1.amazonaws.com",
+            "eu-west-1",
+        ),
+        (
+            {"bucket_name": "b1", "endpoint_url": "http://127.0.0.1:9", "region_name": "xx-1"},
+            "http://127.0.0.1:9",
+            "xx-1",
+        ),
+    ],
+)
+def test_direct_uploads_go_where_botocore_sends_them(options, origin, region):
+    storage = S3Storage(access_key="AKIDEXAMPLE", secret_key="not-a-real-secret", **options)
+    with watched_sends(storage, refuse_any_send):  # the probe is answered before sending
+        direct = storage._direct_put()
+    assert direct is not None
+    assert direct.signer.base.origin == origin
+    assert direct.signer.region == region
+
+
+def test_turned_off_after_uploads_keep_being_refused(options, caplog):
+    storage = S3Storage(**{**options, "secret_key": "wrong-secret-must-not-leak"})
+    for attempt in range(3):
+        with recorded_requests(storage) as operations, pytest.raises(S3StorageError):
+            storage.save(f"refused-{attempt}.txt", ContentFile(b"r"))
+        assert operations.via[0] == "direct"
+    assert "turned off" in caplog.text and "wrong-secret-must-not-leak" not in caplog.text
+    with recorded_requests(storage) as operations, pytest.raises(S3StorageError):
+        storage.save("refused-again.txt", ContentFile(b"r"))
+    assert set(operations.via) == {"botocore"}

@@ -526,13 +526,14 @@ class S3Storage(BaseStorage):
         return presigner
 
     def _direct_put(self) -> DirectPut | None:
-        """Signs small uploads itself (storages.s3_direct), unless turned off or not SigV4."""
+        """Signs small uploads itself (storages.s3_direct), unless turned off or unsuited."""
         direct = self.__dict__.get("_direct", False)
         if direct is False:
             direct = None
-            signer = self._fast_presigner() if self.direct_uploads else None
-            if signer is not None:
-                direct = DirectPut.for_client(self.connection, signer)
+            if self.direct_uploads:
+                client = self.connection
+                credentials = self.__dict__["_session"].get_credentials()
+                direct = DirectPut.for_client(client, self.bucket_name, credentials)
             self.__dict__["_direct"] = direct
         return direct
 
