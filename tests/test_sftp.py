@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
-import threading
 import uuid
 
 import pytest
@@ -13,6 +11,16 @@ from django.core.files.base import ContentFile
 
 from storages.backends.sftp import HostKeyError, SFTPStorage, SFTPStorageError
 from tests.contract import StorageContract
+from tests.scenarios import (
+    ConcurrentOverwriteScenario,
+    FailedUploadScenario,
+    OwnServer,
+    PicklingScenario,
+    SecretsScenario,
+    ServerLossScenario,
+    SharedByThreadsScenario,
+    WriteModeScenario,
+)
 from tests.servers.process import LOOPBACK
 from tests.servers.sftp import (
     KEY_PASSPHRASE,
@@ -87,13 +95,28 @@ class TestHostKeys:
         assert empty.read_text() == ""  # nothing is written to the user's known hosts
 
 
-class TestBehaviour:
-    def test_overwrite_option_replaces_atomically(self, sshd_server):
-        storage = fresh(sshd_server, allow_overwrite=True)
-        assert storage.save("f.txt", ContentFile(b"one")) == "f.txt"
-        assert storage.save("f.txt", ContentFile(b"two")) == "f.txt"
-        assert storage.open("f.txt").read() == b"two"
-        assert storage.listdir("") == ([], ["f.txt"])
+class TestBehaviour(
+    PicklingScenario,
+    WriteModeScenario,
+    ConcurrentOverwriteScenario,
+    SharedByThreadsScenario,
+    FailedUploadScenario,
+    SecretsScenario,
+):
+    storage_path = "storages.backends.sftp.SFTPStorage"
+    overwrite_option = "allow_overwrite"
+    threads = 5
+    auth_error = SFTPStorageError
+    auth_failure_text = "authentication"
+
+    @pytest.fixture
+    def make_storage(self, sshd_server):
+        return lambda **extra: fresh(sshd_server, **extra)
+
+    def badly_authenticated(self, make_storage):
+        secret = "hunter2-Pa55word-zz"
+        params = make_storage().params | {"password": secret, "key_filename": None}
+        return make_storage(params=params), [secret, KEY_PASSPHRASE]
 
     def test_modes_and_owner(self, sshd_server):
         storage = fresh(sshd_server, file_mode=0o640, dir_mode=0o750, uid=os.getuid())
@@ -124,82 +147,22 @@ class TestBehaviour:
             assert storage.size(name) == len(payload)
             assert storage.open(name).read(10) == payload[:10]
 
-    def test_threads_share_the_storage(self, sshd_server):
+    def test_close_ends_idle_connections(self, sshd_server):
         storage = fresh(sshd_server)
-        errors: list[BaseException] = []
-
-        def work(index: int) -> None:
-            try:
-                for step in range(4):
-                    name = storage.save(f"t{index}/{step}.txt", ContentFile(b"x" * step))
-                    assert storage.open(name).read() == b"x" * step
-            except BaseException as exc:
-                errors.append(exc)
-
-        threads = [threading.Thread(target=work, args=(i,)) for i in range(5)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        assert not errors
-
-    def test_pickles_and_closes(self, sshd_server):
-        storage = fresh(sshd_server)
-        storage.save("p.txt", ContentFile(b"p"))
-        revived = pickle.loads(pickle.dumps(storage))
-        assert "_pool" not in revived.__dict__
-        assert revived.open("p.txt").read() == b"p"
         lease = storage.pool.acquire()
         storage.pool.release(lease)
         storage.close()
         assert not lease.connection.client.get_transport()
 
-    def test_secrets_never_shown(self, sshd_server, caplog):
-        caplog.set_level(logging.DEBUG)
-        secret = "hunter2-Pa55word-zz"
-        storage = fresh(sshd_server, params=sshd_server.params(password=secret, key_filename=None))
-        with pytest.raises(SFTPStorageError) as info:
-            storage.save("s.txt", ContentFile(b"s"))
-        good = fresh(sshd_server)
-        with pytest.raises(FileNotFoundError) as missing:
-            good.open("nothing.txt")
-        texts = (str(info.value), repr(storage), repr(good), str(missing.value), caplog.text)
-        for text in texts:
-            assert secret not in text
-            assert KEY_PASSPHRASE not in text
-        assert "authentication" in str(info.value)
 
+class TestServerFailures(ServerLossScenario):
+    blocks_after_crash = 400
+    # The save ends on "Could not connect" (its retry), which names the server only.
+    error_names_file = False
 
-class TestServerFailures:
     @pytest.fixture
     def own_server(self, tmp_path):
         info = make_sshd(tmp_path / "sshd")
-        yield info
+        # The sessions go down with the server, as in a machine failure.
+        yield OwnServer(info.process, lambda: fresh(info), crash=lambda: kill_sshd(info))
         info.process.stop()
-
-    def test_killed_mid_upload_leaves_nothing_and_reconnects(self, own_server):
-        storage = fresh(own_server)
-        assert storage.save("warm.txt", ContentFile(b"w")) == "warm.txt"
-
-        class Killing(ContentFile):
-            def chunks(self, chunk_size=None):
-                yield b"a" * 65536
-                kill_sshd(own_server)
-                for _ in range(400):
-                    yield b"b" * 65536
-
-        with pytest.raises(OSError):
-            storage.save("doc.bin", Killing(b""))
-        own_server.process.start()
-        assert not storage.exists("doc.bin")
-        assert storage.listdir("")[1] == ["warm.txt"]
-        assert storage.save("doc.bin", ContentFile(b"ok")) == "doc.bin"
-        assert storage.open("doc.bin").read() == b"ok"
-
-    def test_dropped_idle_connection_is_replaced(self, own_server):
-        storage = fresh(own_server)
-        storage.save("a.txt", ContentFile(b"a"))
-        own_server.process.stop()
-        own_server.process.start()
-        assert storage.exists("a.txt")
-        assert storage.open("a.txt").read() == b"a"
