@@ -69,6 +69,8 @@ PLAIN_HEADER_PARAMETERS = frozenset(
 MAX_MISSES = 3
 
 _probing = threading.local()
+#: One probe at a time: each registers and removes the same handler.
+_probe_lock = threading.Lock()
 
 
 class _EmptyBody:
@@ -99,16 +101,19 @@ def botocore_put_target(client: Any, bucket: str) -> tuple[str, str] | None:
         return AWSResponse(request.url, 200, {}, _EmptyBody())
 
     event = "before-send.s3.PutObject"
-    client.meta.events.register_first(event, intercept, unique_id="storages-put-probe")
-    _probing.active = True
-    try:
-        client.put_object(Bucket=bucket, Key=PROBE_KEY, Body=b"")
-    except Exception as exc:  # no credentials, or anything else: no direct path
-        logger.debug("No direct uploads: the probe failed (%s)", type(exc).__name__)
-        return None
-    finally:
-        _probing.active = False
-        client.meta.events.unregister(event, unique_id="storages-put-probe")
+    with _probe_lock:
+        client.meta.events.register_first(event, intercept, unique_id="storages-put-probe")
+        _probing.active = True
+        try:
+            client.put_object(Bucket=bucket, Key=PROBE_KEY, Body=b"")
+        except Exception as exc:  # no credentials, or anything else: no direct path
+            logger.debug("No direct uploads: the probe failed (%s)", type(exc).__name__)
+            return None
+        finally:
+            _probing.active = False
+            client.meta.events.unregister(event, unique_id="storages-put-probe")
+    if "url" not in seen:
+        return None  # never reached the send: nothing to learn
     authorization = seen.get("authorization", "")
     if not authorization.startswith(ALGORITHM + " ") or seen.get("session"):
         return None

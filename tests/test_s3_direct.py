@@ -344,3 +344,19 @@ def test_turned_off_after_uploads_keep_being_refused(options, caplog):
     with recorded_requests(storage) as operations, pytest.raises(S3StorageError):
         storage.save("refused-again.txt", ContentFile(b"r"))
     assert set(operations.via) == {"botocore"}
+
+
+def test_concurrent_first_uploads_probe_once_and_send_no_probe(options):
+    from botocore.exceptions import ClientError
+
+    from tests.concurrency import run_in_threads
+
+    storage = S3Storage(**options)
+    with recorded_requests(storage) as operations:
+        names = run_in_threads(
+            lambda index: storage.save(f"first/{index}.txt", ContentFile(b"f")), 8
+        )
+    assert sorted(names) == sorted(f"first/{index}.txt" for index in range(8))
+    assert list(operations) == ["PutObject"] * 8 and set(operations.via) == {"direct"}
+    with pytest.raises(ClientError):
+        storage.connection.head_object(Bucket=storage.bucket_name, Key=s3_signing.PROBE_KEY)

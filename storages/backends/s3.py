@@ -529,12 +529,15 @@ class S3Storage(BaseStorage):
         """Signs small uploads itself (storages.s3_direct), unless turned off or unsuited."""
         direct = self.__dict__.get("_direct", False)
         if direct is False:
-            direct = None
-            if self.direct_uploads:
-                client = self.connection
-                credentials = self.__dict__["_session"].get_credentials()
-                direct = DirectPut.for_client(client, self.bucket_name, credentials)
-            self.__dict__["_direct"] = direct
+            client = self.connection
+            with _client_lock:  # the first uploads of a collectstatic come at once
+                direct = self.__dict__.get("_direct", False)
+                if direct is False:
+                    direct = None
+                    if self.direct_uploads:
+                        credentials = self.__dict__["_session"].get_credentials()
+                        direct = DirectPut.for_client(client, self.bucket_name, credentials)
+                    self.__dict__["_direct"] = direct
         return direct
 
     def url(
