@@ -20,7 +20,23 @@ from django.core.files.storage import Storage
 from django.utils.module_loading import import_string
 
 from tests.concurrency import run_in_threads
+from tests.contract import StorageContract
 from tests.servers.process import ServerProcess
+
+
+class NamedSettingsContract(StorageContract):
+    """The contract, with the options from an ``options`` fixture and, for the
+    global-settings style, each option under the setting name ``setting_names`` gives."""
+
+    setting_names: dict[str, str] = {}
+
+    @pytest.fixture
+    def backend_options(self, options):
+        return options
+
+    @pytest.fixture
+    def backend_settings(self, backend_options):
+        return {self.setting_names[option]: value for option, value in backend_options.items()}
 
 
 class StoreHooks:

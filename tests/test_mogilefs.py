@@ -23,7 +23,14 @@ from storages.mogilefs_client import (
     decode_reply,
     encode_request,
 )
-from tests.contract import StorageContract
+from tests.scenarios import (
+    ConcurrentOverwriteScenario,
+    FailedUploadScenario,
+    NamedSettingsContract,
+    PicklingScenario,
+    SharedByThreadsScenario,
+    WriteModeScenario,
+)
 from tests.servers.process import LOOPBACK, free_port
 
 MEDIA_URL = "/mogilefs/"
@@ -50,20 +57,27 @@ def options(mogilefs_cluster, domain):
     return {"domain": domain, "trackers": mogilefs_cluster.trackers, "base_url": MEDIA_URL}
 
 
-class TestMogileFSContract(StorageContract):
+class TestMogileFSContract(NamedSettingsContract):
     backend = "storages.backends.mogilefs.MogileFSStorage"
+    setting_names = {
+        "domain": "MOGILEFS_DOMAIN",
+        "trackers": "MOGILEFS_TRACKERS",
+        "base_url": "MOGILEFS_MEDIA_URL",
+    }
+
+
+class TestSharedScenarios(
+    PicklingScenario,
+    WriteModeScenario,
+    ConcurrentOverwriteScenario,
+    SharedByThreadsScenario,
+    FailedUploadScenario,
+):
+    storage_path = "storages.backends.mogilefs.MogileFSStorage"
 
     @pytest.fixture
-    def backend_options(self, options):
-        return options
-
-    @pytest.fixture
-    def backend_settings(self, options):
-        return {
-            "MOGILEFS_DOMAIN": options["domain"],
-            "MOGILEFS_TRACKERS": options["trackers"],
-            "MOGILEFS_MEDIA_URL": MEDIA_URL,
-        }
+    def make_storage(self, options):
+        return lambda **extra: MogileFSStorage(**{**options, **extra})
 
 
 class TestProtocol:
