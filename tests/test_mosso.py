@@ -23,7 +23,15 @@ from swiftclient import client as swift_client
 
 from storages.backends.mosso import CloudFilesStorage, SwiftError, cloudfiles_upload_to
 from storages.swift_auth import RACKSPACE_AUTH_URL, SwiftAuthError
-from tests.contract import StorageContract
+from tests.concurrency import run_in_threads
+from tests.scenarios import (
+    ConcurrentOverwriteScenario,
+    FailedUploadScenario,
+    NamedSettingsContract,
+    PicklingScenario,
+    SharedByThreadsScenario,
+    WriteModeScenario,
+)
 from tests.servers.process import LOOPBACK, free_port
 from tests.servers.swift import KEY, USER
 
@@ -66,24 +74,31 @@ def make(options, **extra) -> CloudFilesStorage:
     return CloudFilesStorage(**{**options, **extra})
 
 
-class TestCloudFilesContract(StorageContract):
+class TestCloudFilesContract(NamedSettingsContract):
     backend = "storages.backends.mosso.CloudFilesStorage"
+    setting_names = {
+        "username": "CLOUDFILES_USERNAME",
+        "api_key": "CLOUDFILES_API_KEY",
+        "container": "CLOUDFILES_CONTAINER",
+        "auth_url": "CLOUDFILES_AUTH_URL",
+        "auth_version": "CLOUDFILES_AUTH_VERSION",
+        "auto_create_container": "CLOUDFILES_AUTO_CREATE_CONTAINER",
+        "segment_size": "CLOUDFILES_SEGMENT_SIZE",
+    }
+
+
+class TestSharedScenarios(
+    PicklingScenario,
+    WriteModeScenario,
+    ConcurrentOverwriteScenario,
+    SharedByThreadsScenario,
+    FailedUploadScenario,
+):
+    storage_path = "storages.backends.mosso.CloudFilesStorage"
 
     @pytest.fixture
-    def backend_options(self, options):
-        return options
-
-    @pytest.fixture
-    def backend_settings(self, options):
-        return {
-            "CLOUDFILES_USERNAME": options["username"],
-            "CLOUDFILES_API_KEY": options["api_key"],
-            "CLOUDFILES_CONTAINER": options["container"],
-            "CLOUDFILES_AUTH_URL": options["auth_url"],
-            "CLOUDFILES_AUTH_VERSION": "1",
-            "CLOUDFILES_AUTO_CREATE_CONTAINER": True,
-            "CLOUDFILES_SEGMENT_SIZE": options["segment_size"],
-        }
+    def make_storage(self, options):
+        return lambda **extra: make(options, **extra)
 
 
 class TestOriginalDocumentation:
@@ -163,20 +178,6 @@ class TestSwiftSpecifics:
         with source.open("rb") as handle:
             name = storage.save("disk.bin", File(handle))
         assert storage.open(name).read() == b"abc" * 100_000
-
-    def test_write_mode_replaces(self, options):
-        storage = make(options)
-        storage.save("w.txt", ContentFile(b"old"))
-        with storage.open("w.txt", "w") as handle:
-            handle.write("névé")
-        assert storage.open("w.txt", "rb").read() == "névé".encode()
-        assert storage.listdir("")[1] == ["w.txt"]
-
-    def test_file_overwrite_option(self, options):
-        storage = make(options, file_overwrite=True)
-        assert storage.save("o.txt", ContentFile(b"1")) == "o.txt"
-        assert storage.save("o.txt", ContentFile(b"2")) == "o.txt"
-        assert storage.open("o.txt").read() == b"2"
 
     def test_metadata_and_headers(self, swift_server, options, container):
         storage = make(
@@ -363,20 +364,7 @@ class TestFailures:
         original = auth._authenticate
         auth._authenticate = lambda: calls.append(1) or original()
         auth.invalidate()
-        errors = []
-
-        def work(i):
-            try:
-                storage.save(f"t/{i}.txt", ContentFile(b"x"))
-            except Exception as exc:
-                errors.append(exc)
-
-        threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        assert not errors
+        run_in_threads(lambda i: storage.save(f"t/{i}.txt", ContentFile(b"x")), 6)
         assert len(calls) == 1
         assert len(storage.listdir("t")[1]) == 6
 
