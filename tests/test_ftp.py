@@ -10,10 +10,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
 
 from storages.backends.ftp import FTPStorage, FTPStorageError
-from tests.contract import StorageContract
 from tests.scenarios import (
     ConcurrentOverwriteScenario,
     FailedUploadScenario,
+    NamedSettingsContract,
     OwnServer,
     PicklingScenario,
     SecretsScenario,
@@ -34,18 +34,14 @@ def options_for(server: FTPServerInfo, subdir: str, **extra) -> dict:
     return options
 
 
-def settings_for(options: dict) -> dict:
-    names = {
+class FTPContract(NamedSettingsContract):
+    backend = "storages.backends.ftp.FTPStorage"
+    setting_names = {
         "location": "FTP_STORAGE_LOCATION",
         "base_url": "BASE_URL",
         "ca_file": "FTP_STORAGE_CA_FILE",
         "implicit_tls": "FTP_STORAGE_IMPLICIT_TLS",
     }
-    return {names[key]: value for key, value in options.items()}
-
-
-class FTPContract(StorageContract):
-    backend = "storages.backends.ftp.FTPStorage"
     server_fixture = ""
 
     @pytest.fixture
@@ -55,10 +51,6 @@ class FTPContract(StorageContract):
     @pytest.fixture
     def backend_options(self, server):
         return options_for(server, f"t-{uuid.uuid4().hex[:12]}")
-
-    @pytest.fixture
-    def backend_settings(self, backend_options):
-        return settings_for(backend_options)
 
 
 class TestPyftpdlibContract(FTPContract):

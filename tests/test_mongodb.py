@@ -12,10 +12,10 @@ from django.core.files.base import ContentFile
 from django.test import override_settings
 
 from storages.backends.mongodb import SET_ASIDE_PREFIX, GridFSError, GridFSStorage
-from tests.contract import StorageContract
 from tests.scenarios import (
     ConcurrentOverwriteScenario,
     FailedUploadScenario,
+    NamedSettingsContract,
     OwnServer,
     PicklingScenario,
     ServerLossScenario,
@@ -66,22 +66,19 @@ def files_collection(storage: GridFSStorage):
     return files
 
 
-class TestGridFSContract(StorageContract):
+class TestGridFSContract(NamedSettingsContract):
     backend = "storages.backends.mongodb.GridFSStorage"
+    setting_names = {
+        "uri": "GRIDFS_URI",
+        "database": "GRIDFS_DATABASE",
+        "bucket": "GRIDFS_BUCKET",
+        "base_url": "GRIDFS_BASE_URL",
+        "client_options": "GRIDFS_CLIENT_OPTIONS",
+    }
 
     @pytest.fixture
     def backend_options(self, gridfs_options):
         return gridfs_options
-
-    @pytest.fixture
-    def backend_settings(self, backend_options):
-        return {
-            "GRIDFS_URI": backend_options["uri"],
-            "GRIDFS_DATABASE": DATABASE,
-            "GRIDFS_BUCKET": backend_options["bucket"],
-            "GRIDFS_BASE_URL": "/files/",
-            "GRIDFS_CLIENT_OPTIONS": QUICK,
-        }
 
 
 # The test overrides DATABASES for an alias no test database uses.

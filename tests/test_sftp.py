@@ -10,10 +10,10 @@ import pytest
 from django.core.files.base import ContentFile
 
 from storages.backends.sftp import HostKeyError, SFTPStorage, SFTPStorageError
-from tests.contract import StorageContract
 from tests.scenarios import (
     ConcurrentOverwriteScenario,
     FailedUploadScenario,
+    NamedSettingsContract,
     OwnServer,
     PicklingScenario,
     SecretsScenario,
@@ -43,25 +43,19 @@ def options_for(server: SSHServerInfo, **extra) -> dict:
     }
 
 
-SETTING_NAMES = {
-    "host": "SFTP_STORAGE_HOST",
-    "params": "SFTP_STORAGE_PARAMS",
-    "root_path": "SFTP_STORAGE_ROOT",
-    "known_host_file": "SFTP_KNOWN_HOST_FILE",
-    "base_url": "SFTP_BASE_URL",
-}
-
-
-class TestSshdContract(StorageContract):
+class TestSshdContract(NamedSettingsContract):
     backend = "storages.backends.sftp.SFTPStorage"
+    setting_names = {
+        "host": "SFTP_STORAGE_HOST",
+        "params": "SFTP_STORAGE_PARAMS",
+        "root_path": "SFTP_STORAGE_ROOT",
+        "known_host_file": "SFTP_KNOWN_HOST_FILE",
+        "base_url": "SFTP_BASE_URL",
+    }
 
     @pytest.fixture
     def backend_options(self, sshd_server):
         return options_for(sshd_server)
-
-    @pytest.fixture
-    def backend_settings(self, backend_options):
-        return {SETTING_NAMES[key]: value for key, value in backend_options.items()}
 
 
 def fresh(server: SSHServerInfo, **extra) -> SFTPStorage:
