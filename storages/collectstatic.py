@@ -154,8 +154,14 @@ class Collector:
         if self.dry_run:
             for name in names:
                 self.log(f"Pretending to delete '{name}'", level=1)
-        else:
+            return {}
+        delete_many = getattr(self.target, "delete_many", None)
+        if delete_many is None:
             self._parallel(names, self._delete)
+            return {}
+        for name in names:
+            self.log(f"Deleting '{name}'", level=1)
+        delete_many(names)  # a request per many files, where the store has one
         return {}
 
     def _delete(self, name: str) -> None:

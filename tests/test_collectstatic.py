@@ -235,6 +235,11 @@ def test_clear_and_ignore(collect_env, seaweedfs_server):
         expected = [name for name in COLLECTED if not name.startswith("drafts/")]
         assert stored_keys(seaweedfs_server, location) == expected
         assert requests.per_file() == []
+        # The clear is one DeleteObjects request, not a DELETE per file.
+        deletes = [
+            (method, query) for method, _key, query in requests.sent if method in ("DELETE", "POST")
+        ]
+        assert deletes == [("POST", "delete")]
 
 
 def test_verbosity_0_is_silent_and_progress_only_on_a_terminal(collect_env):

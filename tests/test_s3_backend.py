@@ -18,7 +18,7 @@ import uuid
 import boto3
 import pytest
 from botocore.config import Config
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.test import override_settings
 
@@ -534,6 +534,25 @@ def test_missing_object_and_bucket_errors_name_bucket_and_key(seaweed_options, m
     other = S3Storage(**{**moto_options, "bucket_name": "no-such-bucket-here"})
     with pytest.raises(OSError, match="no-such-bucket-here"):
         other.save("a.txt", ContentFile(b"a"))
+
+
+def test_delete_many_is_one_request_per_thousand_names(storage):
+    for name in ("a.txt", "d/b.txt", "d/e/c.txt"):
+        storage.save(name, ContentFile(b"x"))
+    with recorded_requests(storage) as operations:
+        storage.delete_many(["a.txt", "d/b.txt", "d/e/c.txt", "never-there.txt"])
+    assert list(operations) == ["DeleteObjects"]
+    assert list(storage.list_stored()) == []
+    missing = [f"missing/{index}.txt" for index in range(1001)]
+    with recorded_requests(storage) as operations:
+        storage.delete_many(missing)
+    assert list(operations) == ["DeleteObjects", "DeleteObjects"]
+
+
+def test_delete_many_refuses_unsafe_names_before_sending(storage):
+    with recorded_requests(storage) as operations, pytest.raises(SuspiciousFileOperation):
+        storage.delete_many(["fine.txt", "../escape.txt"])
+    assert list(operations) == []
 
 
 # --- listing, existence, copy and move --------------------------------------

@@ -277,6 +277,8 @@ def operation_of(request) -> str:
         return "CreateMultipartUpload"
     if "list-type" in query:
         return "ListObjectsV2"
+    if "delete" in query and method == "POST":
+        return "DeleteObjects"
     if method == "PUT" and any(name.lower() == "x-amz-copy-source" for name in request.headers):
         return "CopyObject"
     return {"GET": "GetObject", "HEAD": "HeadObject", "PUT": "PutObject"}.get(
