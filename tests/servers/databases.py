@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import importlib
 import os
 import pwd
 import shutil
@@ -92,18 +93,53 @@ def _run(argv: list[str], **kwargs) -> None:
         raise RuntimeError(f"{argv[0]} failed:\n{result.stdout}\n{result.stderr}")
 
 
-def _postgres_ready(port: int) -> bool:
-    if not port_answers(port):
-        return False
-    import psycopg
+@dataclass(frozen=True)
+class _Driver:
+    """A server program, and how its Python driver reaches the administrator account."""
 
+    name: str  # the process's name in messages and logs
+    vendor: str  # DatabaseServer.vendor
+    module: str  # imported only when a server is started
+    error: str  # the driver's exception for a refused connection
+    user: str
+    extra: tuple[tuple[str, str], ...] = ()
+
+    def connect(self, port: int, **options):
+        driver = importlib.import_module(self.module)
+        return driver.connect(
+            host=LOOPBACK, port=port, user=self.user, **dict(self.extra), **options
+        )
+
+    def answers(self, port: int) -> bool:
+        if not port_answers(port):
+            return False
+        try:
+            self.connect(port, connect_timeout=2).close()
+        except getattr(importlib.import_module(self.module), self.error):
+            return False
+        return True
+
+
+_POSTGRES = _Driver(
+    "postgres", "postgresql", "psycopg", "OperationalError", "postgres", (("dbname", "postgres"),)
+)
+_MARIADB = _Driver("mariadb", "mysql", "MySQLdb", "Error", "root")
+
+
+@contextlib.contextmanager
+def _serving(
+    driver: _Driver, argv: list[str], port: int, root: str, create: str
+) -> Iterator[DatabaseServer]:
+    """Start the server, create ``storages_test`` with ``create``; stop and clean up after."""
+    server = ServerProcess(driver.name, argv, ready=lambda: driver.answers(port), timeout=60)
+    server.start()
     try:
-        psycopg.connect(
-            host=LOOPBACK, port=port, user="postgres", dbname="postgres", connect_timeout=2
-        ).close()
-    except psycopg.OperationalError:
-        return False
-    return True
+        with contextlib.closing(driver.connect(port, autocommit=True)) as connection:
+            connection.cursor().execute(create)
+        yield DatabaseServer(driver.vendor, port, driver.user, "storages_test", server)
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -141,54 +177,27 @@ def running_postgres() -> Iterator[DatabaseServer]:
         ]
     )
     port = free_port()
-    server = ServerProcess(
-        "postgres",
-        [
-            *as_user,
-            postgres,
-            "-D",
-            data,
-            "-h",
-            LOOPBACK,
-            "-p",
-            str(port),
-            "-k",
-            root,
-            "-F",
-            "-c",
-            "full_page_writes=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "max_connections=300",
-        ],
-        ready=lambda: _postgres_ready(port),
-        timeout=60,
-    )
-    server.start()
-    try:
-        import psycopg
-
-        with psycopg.connect(
-            host=LOOPBACK, port=port, user="postgres", dbname="postgres", autocommit=True
-        ) as connection:
-            connection.execute("CREATE DATABASE storages_test")
-        yield DatabaseServer("postgresql", port, "postgres", "storages_test", server)
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _mariadb_ready(port: int) -> bool:
-    if not port_answers(port):
-        return False
-    import MySQLdb
-
-    try:
-        MySQLdb.connect(host=LOOPBACK, port=port, user="root", connect_timeout=2).close()
-    except MySQLdb.Error:
-        return False
-    return True
+    argv = [
+        *as_user,
+        postgres,
+        "-D",
+        data,
+        "-h",
+        LOOPBACK,
+        "-p",
+        str(port),
+        "-k",
+        root,
+        "-F",
+        "-c",
+        "full_page_writes=off",
+        "-c",
+        "synchronous_commit=off",
+        "-c",
+        "max_connections=300",
+    ]
+    with _serving(_POSTGRES, argv, port, root, "CREATE DATABASE storages_test") as up:
+        yield up
 
 
 @pytest.fixture(scope="session")
@@ -215,41 +224,26 @@ def running_mariadb() -> Iterator[DatabaseServer]:
         ]
     )
     port = free_port()
-    server = ServerProcess(
-        "mariadb",
-        [
-            mariadbd,
-            "--no-defaults",
-            f"--datadir={data}",
-            f"--port={port}",
-            f"--bind-address={LOOPBACK}",
-            f"--socket={root}/mysqld.sock",
-            f"--pid-file={root}/mysqld.pid",
-            "--max-allowed-packet=256M",
-            "--skip-grant-tables",
-            "--skip-name-resolve",
-            "--innodb-flush-log-at-trx-commit=0",
-            "--skip-log-bin",
-            "--innodb-buffer-pool-size=64M",
-            "--max-connections=300",
-            *user,
-        ],
-        ready=lambda: _mariadb_ready(port),
-        timeout=60,
-    )
-    server.start()
-    try:
-        import MySQLdb
-
-        connection = MySQLdb.connect(host=LOOPBACK, port=port, user="root")
-        connection.cursor().execute(
-            "CREATE DATABASE storages_test CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-        )
-        connection.close()
-        yield DatabaseServer("mysql", port, "root", "storages_test", server)
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    argv = [
+        mariadbd,
+        "--no-defaults",
+        f"--datadir={data}",
+        f"--port={port}",
+        f"--bind-address={LOOPBACK}",
+        f"--socket={root}/mysqld.sock",
+        f"--pid-file={root}/mysqld.pid",
+        "--max-allowed-packet=256M",
+        "--skip-grant-tables",
+        "--skip-name-resolve",
+        "--innodb-flush-log-at-trx-commit=0",
+        "--skip-log-bin",
+        "--innodb-buffer-pool-size=64M",
+        "--max-connections=300",
+        *user,
+    ]
+    create = "CREATE DATABASE storages_test CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+    with _serving(_MARIADB, argv, port, root, create) as up:
+        yield up
 
 
 @contextlib.contextmanager
