@@ -179,6 +179,16 @@ def copy_tree(
     return sorted(outcomes, key=lambda outcome: outcome.name)
 
 
+def delete_names(storage: Storage, names: list[str]) -> None:
+    """Delete ``names``: many per request where the storage can (``delete_many``)."""
+    delete_many = getattr(storage, "delete_many", None)
+    if delete_many is not None:
+        delete_many(names)
+        return
+    for name in names:
+        storage.delete(name)
+
+
 def extraneous(source: Storage, destination: Storage, prefix: str) -> list[str]:
     """Files under ``prefix`` at the destination that the source does not have."""
     wanted = set(walk(source, prefix))

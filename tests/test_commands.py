@@ -164,3 +164,29 @@ def test_exit_codes_from_the_command_line(source, destination, tmp_path):
     run("storage_copy", *pair(source, destination))
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_sync_delete_into_s3_deletes_in_batches(
+    source, seaweedfs_server, seaweedfs_bucket, monkeypatch
+):
+    from storages.backends.s3 import S3Storage
+
+    options = seaweedfs_server.storage_options(seaweedfs_bucket)
+    bucket = S3Storage(**options)
+    for index in range(3):
+        bucket.save(f"stale/{index}.txt", ContentFile(b"old"))
+
+    def one_by_one(self, name):
+        raise AssertionError("a DELETE per file: delete_many should have been used")
+
+    monkeypatch.setattr(S3Storage, "delete", one_by_one)
+    out, _ = run(
+        "storage_sync",
+        LOCAL,
+        "storages.backends.s3.S3Storage",
+        f"--source-option=location={source.location}",
+        *(f"--destination-option={key}={value}" for key, value in options.items()),
+        "--delete",
+    )
+    assert "copied 4" in out and "deleted 3" in out
+    assert sorted(name for name, *_ in bucket.list_stored()) == sorted(walk(source))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from storages.transfer import copy_tree, extraneous, human_size, walk
+from storages.transfer import copy_tree, delete_names, extraneous, human_size, walk
 from storages.transfer_cli import (
     EXIT_FAILURES,
     EXIT_USAGE,
@@ -61,10 +61,9 @@ class Command(BaseCommand):
         )
         deleted = []
         if options.get("delete"):
-            for name in extraneous(source, destination, prefix):
-                if not options["dry_run"]:
-                    destination.delete(name)
-                deleted.append(name)
+            deleted = extraneous(source, destination, prefix)
+            if not options["dry_run"]:
+                delete_names(destination, deleted)
         self._summarise(outcomes, deleted, options["dry_run"], verbosity)
         failed = [outcome for outcome in outcomes if outcome.action == "failed"]
         if failed:
