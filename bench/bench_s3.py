@@ -24,7 +24,9 @@ MIB = 1024 * 1024
 # Reads in 256 KiB pieces for every contender: exactly 1 MiB reads map fresh memory
 # each time on this machine and cost 3-5x more (see docs/benchmarks/local.rst).
 READ_CHUNK = 256 * 1024
-CONTENDERS = ["boto3", "storages", "django-storages 1.14.6"]
+#: storages with AWS_S3_DIRECT_UPLOADS off: every upload through botocore (small saves only).
+DIRECT_OFF = "storages, direct uploads off"
+CONTENDERS = ["boto3", "storages", "django-storages 1.14.6", DIRECT_OFF]
 
 
 # --- workloads (run in child processes) ------------------------------------------
@@ -82,6 +84,8 @@ def setup(
         "file_overwrite": overwrite,
         "querystring_auth": querystring_auth,
     }
+    if contender == DIRECT_OFF:
+        options["direct_uploads"] = False
     storage = S3Storage(**options)
     connection = storage.connection
     client = (
@@ -201,7 +205,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         raw = boto3.client("s3", **server.boto3_kwargs())
         for round_number in range(args.rounds):
-            order = CONTENDERS[round_number % 3 :] + CONTENDERS[: round_number % 3]
+            shift = round_number % len(CONTENDERS)
+            order = CONTENDERS[shift:] + CONTENDERS[:shift]
             for contender in order:
                 python = _python(contender)
 
@@ -231,6 +236,8 @@ def main(argv: list[str] | None = None) -> None:
                         overwrite=overwrite,
                         location=f"s-{uuid.uuid4().hex}",
                     )
+                if contender == DIRECT_OFF:
+                    continue  # it differs from storages in small uploads only
                 location = f"b-{uuid.uuid4().hex}"
                 run("big save", "big_save", path=str(big_path), location=location)
                 run("big read", "big_read", location=location)
@@ -307,7 +314,8 @@ def _report(results: dict, args: argparse.Namespace) -> str:
         f"--urls {args.urls} --rounds {args.rounds}`` against SeaweedFS 4.48 (``weed mini``) "
         "on 127.0.0.1; medians over the rounds, contenders alternating. Small saves are "
         "1 KiB each; the big file is read through ``open()`` in 256 KiB chunks. "
-        "``storages`` is this project; django-storages 1.14.6 runs in its own virtualenv "
+        "``storages`` is this project (``storages, direct uploads off``: the same with "
+        "``AWS_S3_DIRECT_UPLOADS = False``); django-storages 1.14.6 runs in its own virtualenv "
         "with the same boto3. Extra peak RSS is the process's peak minus its RSS "
         "after imports and set-up. Requests are those sent on the client's HTTP "
         "session (botocore's and storages' direct uploads alike).\n\n" + table + "\n" + ratios
@@ -333,6 +341,13 @@ def _ratios(results: dict, args: argparse.Namespace) -> str:
         ours, theirs = seconds(workload, "storages"), seconds(workload, ds)
         if ours and theirs:
             lines.append(f"* {workload}: {theirs / ours:.2f}x django-storages' speed")
+    for workload in ("small saves, overwrite off", "small saves, overwrite on"):
+        ours, botocore = seconds(workload, "storages"), seconds(workload, DIRECT_OFF)
+        if ours and botocore:
+            lines.append(
+                f"* {workload}: direct uploads give {botocore / ours:.2f}x the speed of "
+                "the same storage sending every upload through botocore"
+            )
     for workload in ("url() presigned", "url() plain"):
         ours, theirs = per_call(workload, "storages"), per_call(workload, ds)
         if ours and theirs:
