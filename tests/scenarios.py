@@ -180,6 +180,26 @@ class SecretsScenario:
         assert self.auth_failure_text in str(info.value)
 
 
+class CommonScenarios(
+    PicklingScenario,
+    WriteModeScenario,
+    ConcurrentOverwriteScenario,
+    SharedByThreadsScenario,
+    FailedUploadScenario,
+):
+    """Every scenario above; ``make_storage`` defaults to ``storage_path`` built from
+    the module's ``options`` fixture."""
+
+    @pytest.fixture
+    def make_storage(self, options):
+        return maker(import_string(self.storage_path), options)
+
+
+def maker(storage_class: type[Storage], options: dict) -> Callable[..., Storage]:
+    """A callable building ``storage_class`` from ``options``, keywords on top."""
+    return lambda **extra: storage_class(**{**options, **extra})
+
+
 @dataclass
 class OwnServer:
     """A server started for one test, so the test may crash and restart it."""

@@ -14,15 +14,12 @@ from django.core.files.base import ContentFile
 from django.test import override_settings
 
 from storages.backends.couchdb import CouchDBError, CouchDBStorage
-from tests.contract import StorageContract
 from tests.scenarios import (
-    ConcurrentOverwriteScenario,
-    FailedUploadScenario,
+    CommonScenarios,
+    NamedSettingsContract,
     OwnServer,
-    PicklingScenario,
     ServerLossScenario,
-    SharedByThreadsScenario,
-    WriteModeScenario,
+    maker,
 )
 from tests.servers.couchdb import pouchdb_server, pouchdb_url
 from tests.servers.process import free_port
@@ -36,7 +33,7 @@ def database_name(couchdb_url):
 
 
 @pytest.fixture
-def couch_options(couchdb_url, database_name):
+def options(couchdb_url, database_name):
     return {
         "server": couchdb_url,
         "database": database_name,
@@ -46,11 +43,8 @@ def couch_options(couchdb_url, database_name):
 
 
 @pytest.fixture
-def couch(couch_options):
-    def make(**options):
-        return CouchDBStorage(**{**couch_options, **options})
-
-    return make
+def couch(options):
+    return maker(CouchDBStorage, options)
 
 
 def raw_doc(storage: CouchDBStorage, name: str) -> dict:
@@ -59,12 +53,8 @@ def raw_doc(storage: CouchDBStorage, name: str) -> dict:
     return response.json()
 
 
-class TestCouchDBContract(StorageContract):
+class TestCouchDBContract(NamedSettingsContract):
     backend = "storages.backends.couchdb.CouchDBStorage"
-
-    @pytest.fixture
-    def backend_options(self, couch_options):
-        return couch_options
 
     @pytest.fixture
     def backend_settings(self, backend_options):
@@ -119,18 +109,8 @@ class TestConfiguration:
         assert couch().url("a b/c.txt") == "/files/a%20b/c.txt"
 
 
-class TestCouchDBBehaviour(
-    PicklingScenario,
-    WriteModeScenario,
-    ConcurrentOverwriteScenario,
-    SharedByThreadsScenario,
-    FailedUploadScenario,
-):
+class TestCouchDBBehaviour(CommonScenarios):
     storage_path = "storages.backends.couchdb.CouchDBStorage"
-
-    @pytest.fixture
-    def make_storage(self, couch):
-        return couch
 
     def version(self, storage, name):
         # A CouchDB revision is "<generation>-<hash>"; each write adds one generation.

@@ -11,15 +11,11 @@ from django.core.files.base import ContentFile
 
 from storages.backends.ftp import FTPStorage, FTPStorageError
 from tests.scenarios import (
-    ConcurrentOverwriteScenario,
-    FailedUploadScenario,
+    CommonScenarios,
     NamedSettingsContract,
     OwnServer,
-    PicklingScenario,
     SecretsScenario,
     ServerLossScenario,
-    SharedByThreadsScenario,
-    WriteModeScenario,
 )
 from tests.servers.ftp import FTP_PASSWORD, FTPServerInfo, start_pyftpdlib
 
@@ -82,14 +78,7 @@ class TestVsftpdImplicitTLS:
         storage.close()
 
 
-class TestBehaviour(
-    PicklingScenario,
-    WriteModeScenario,
-    ConcurrentOverwriteScenario,
-    SharedByThreadsScenario,
-    FailedUploadScenario,
-    SecretsScenario,
-):
+class TestBehaviour(CommonScenarios, SecretsScenario):
     storage_path = "storages.backends.ftp.FTPStorage"
     overwrite_option = "allow_overwrite"
     auth_error = FTPStorageError

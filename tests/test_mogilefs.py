@@ -23,14 +23,7 @@ from storages.mogilefs_client import (
     decode_reply,
     encode_request,
 )
-from tests.scenarios import (
-    ConcurrentOverwriteScenario,
-    FailedUploadScenario,
-    NamedSettingsContract,
-    PicklingScenario,
-    SharedByThreadsScenario,
-    WriteModeScenario,
-)
+from tests.scenarios import CommonScenarios, NamedSettingsContract
 from tests.servers.process import LOOPBACK, free_port
 
 MEDIA_URL = "/mogilefs/"
@@ -66,18 +59,8 @@ class TestMogileFSContract(NamedSettingsContract):
     }
 
 
-class TestSharedScenarios(
-    PicklingScenario,
-    WriteModeScenario,
-    ConcurrentOverwriteScenario,
-    SharedByThreadsScenario,
-    FailedUploadScenario,
-):
+class TestSharedScenarios(CommonScenarios):
     storage_path = "storages.backends.mogilefs.MogileFSStorage"
-
-    @pytest.fixture
-    def make_storage(self, options):
-        return lambda **extra: MogileFSStorage(**{**options, **extra})
 
 
 class TestProtocol:

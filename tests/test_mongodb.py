@@ -13,14 +13,11 @@ from django.test import override_settings
 
 from storages.backends.mongodb import SET_ASIDE_PREFIX, GridFSError, GridFSStorage
 from tests.scenarios import (
-    ConcurrentOverwriteScenario,
-    FailedUploadScenario,
+    CommonScenarios,
     NamedSettingsContract,
     OwnServer,
-    PicklingScenario,
     ServerLossScenario,
-    SharedByThreadsScenario,
-    WriteModeScenario,
+    maker,
 )
 from tests.servers.mongodb import secantus_server, secantus_uri
 from tests.servers.process import free_port
@@ -43,7 +40,7 @@ def bucket_name(mongodb_uri):
 
 
 @pytest.fixture
-def gridfs_options(mongodb_uri, bucket_name):
+def options(mongodb_uri, bucket_name):
     return {
         "uri": mongodb_uri,
         "database": DATABASE,
@@ -54,11 +51,8 @@ def gridfs_options(mongodb_uri, bucket_name):
 
 
 @pytest.fixture
-def gridfs(gridfs_options):
-    def make(**options):
-        return GridFSStorage(**{**gridfs_options, **options})
-
-    return make
+def gridfs(options):
+    return maker(GridFSStorage, options)
 
 
 def files_collection(storage: GridFSStorage):
@@ -75,10 +69,6 @@ class TestGridFSContract(NamedSettingsContract):
         "base_url": "GRIDFS_BASE_URL",
         "client_options": "GRIDFS_CLIENT_OPTIONS",
     }
-
-    @pytest.fixture
-    def backend_options(self, gridfs_options):
-        return gridfs_options
 
 
 # The test overrides DATABASES for an alias no test database uses.
@@ -137,18 +127,8 @@ class TestConfiguration:
             GridFSStorage(bucket_name="x")
 
 
-class TestGridFSBehaviour(
-    PicklingScenario,
-    WriteModeScenario,
-    ConcurrentOverwriteScenario,
-    SharedByThreadsScenario,
-    FailedUploadScenario,
-):
+class TestGridFSBehaviour(CommonScenarios):
     storage_path = "storages.backends.mongodb.GridFSStorage"
-
-    @pytest.fixture
-    def make_storage(self, gridfs):
-        return gridfs
 
     def check_backing_store(self, storage, names):
         # One files document per name, and one chunk each (every test file is small).

@@ -24,14 +24,7 @@ from swiftclient import client as swift_client
 from storages.backends.mosso import CloudFilesStorage, SwiftError, cloudfiles_upload_to
 from storages.swift_auth import RACKSPACE_AUTH_URL, SwiftAuthError
 from tests.concurrency import run_in_threads
-from tests.scenarios import (
-    ConcurrentOverwriteScenario,
-    FailedUploadScenario,
-    NamedSettingsContract,
-    PicklingScenario,
-    SharedByThreadsScenario,
-    WriteModeScenario,
-)
+from tests.scenarios import CommonScenarios, NamedSettingsContract, maker
 from tests.servers.process import LOOPBACK, free_port
 from tests.servers.swift import KEY, USER
 
@@ -71,7 +64,7 @@ def options(swift_server, container):
 
 
 def make(options, **extra) -> CloudFilesStorage:
-    return CloudFilesStorage(**{**options, **extra})
+    return maker(CloudFilesStorage, options)(**extra)
 
 
 class TestCloudFilesContract(NamedSettingsContract):
@@ -87,18 +80,8 @@ class TestCloudFilesContract(NamedSettingsContract):
     }
 
 
-class TestSharedScenarios(
-    PicklingScenario,
-    WriteModeScenario,
-    ConcurrentOverwriteScenario,
-    SharedByThreadsScenario,
-    FailedUploadScenario,
-):
+class TestSharedScenarios(CommonScenarios):
     storage_path = "storages.backends.mosso.CloudFilesStorage"
-
-    @pytest.fixture
-    def make_storage(self, options):
-        return lambda **extra: make(options, **extra)
 
 
 class TestOriginalDocumentation:

@@ -11,15 +11,11 @@ from django.core.files.base import ContentFile
 
 from storages.backends.sftp import HostKeyError, SFTPStorage, SFTPStorageError
 from tests.scenarios import (
-    ConcurrentOverwriteScenario,
-    FailedUploadScenario,
+    CommonScenarios,
     NamedSettingsContract,
     OwnServer,
-    PicklingScenario,
     SecretsScenario,
     ServerLossScenario,
-    SharedByThreadsScenario,
-    WriteModeScenario,
 )
 from tests.servers.process import LOOPBACK
 from tests.servers.sftp import (
@@ -89,14 +85,7 @@ class TestHostKeys:
         assert empty.read_text() == ""  # nothing is written to the user's known hosts
 
 
-class TestBehaviour(
-    PicklingScenario,
-    WriteModeScenario,
-    ConcurrentOverwriteScenario,
-    SharedByThreadsScenario,
-    FailedUploadScenario,
-    SecretsScenario,
-):
+class TestBehaviour(CommonScenarios, SecretsScenario):
     storage_path = "storages.backends.sftp.SFTPStorage"
     overwrite_option = "allow_overwrite"
     threads = 5
