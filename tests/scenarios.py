@@ -180,7 +180,26 @@ class SecretsScenario:
         assert self.auth_failure_text in str(info.value)
 
 
+class SeekScenario(StoreHooks):
+    #: Options for the storage, e.g. a small chunk size so the seek crosses chunks.
+    seek_options: dict[str, Any] = {}
+    seek_payload_size = 1_024_000
+
+    def test_seek_reads_from_the_middle(self, make_storage):
+        storage = make_storage(**self.seek_options)
+        payload = bytes(range(256)) * (self.seek_payload_size // 256)
+        name = storage.save("seek.bin", ContentFile(payload))
+        middle = len(payload) * 7 // 10
+        with storage.open(name) as handle:
+            handle.seek(middle)
+            assert handle.read(10) == payload[middle : middle + 10]
+            handle.seek(3)
+            assert handle.read(4) == payload[3:7]
+        self.check_backing_store(storage, ["seek.bin"])
+
+
 class CommonScenarios(
+    SeekScenario,
     PicklingScenario,
     WriteModeScenario,
     ConcurrentOverwriteScenario,

@@ -138,16 +138,6 @@ class TestCouchDBBehaviour(CommonScenarios):
             with pytest.raises(SuspiciousFileOperation):
                 storage.save(name, ContentFile(b"x"))
 
-    def test_seek_reads_from_the_middle(self, couch):
-        storage = couch()
-        payload = bytes(range(256)) * 4000
-        name = storage.save("seek.bin", ContentFile(payload))
-        with storage.open(name) as handle:
-            handle.seek(700000)
-            assert handle.read(5) == payload[700000:700005]
-            handle.seek(3)
-            assert handle.read(4) == payload[3:7]
-
     def test_save_after_delete_recreates(self, couch):
         storage = couch()
         storage.save("again.txt", ContentFile(b"one"))

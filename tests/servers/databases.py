@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -142,12 +142,6 @@ def _serving(
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[DatabaseServer]:
-    with running_postgres() as server:
-        yield server
-
-
 @contextlib.contextmanager
 def running_postgres() -> Iterator[DatabaseServer]:
     """A PostgreSQL server on 127.0.0.1 with an empty ``storages_test`` database."""
@@ -200,12 +194,6 @@ def running_postgres() -> Iterator[DatabaseServer]:
         yield up
 
 
-@pytest.fixture(scope="session")
-def mariadb_server() -> Iterator[DatabaseServer]:
-    with running_mariadb() as server:
-        yield server
-
-
 @contextlib.contextmanager
 def running_mariadb() -> Iterator[DatabaseServer]:
     """A MariaDB server on 127.0.0.1 with an empty ``storages_test`` database."""
@@ -244,6 +232,19 @@ def running_mariadb() -> Iterator[DatabaseServer]:
     create = "CREATE DATABASE storages_test CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
     with _serving(_MARIADB, argv, port, root, create) as up:
         yield up
+
+
+def _session_server(name: str, running: Callable[[], contextlib.AbstractContextManager]):
+    @pytest.fixture(scope="session", name=name)
+    def server() -> Iterator[DatabaseServer]:
+        with running() as started:
+            yield started
+
+    return server
+
+
+postgres_server = _session_server("postgres_server", running_postgres)
+mariadb_server = _session_server("mariadb_server", running_mariadb)
 
 
 @contextlib.contextmanager
