@@ -140,8 +140,6 @@ class TestBehaviour(CommonScenarios, SecretsScenario):
 
 class TestServerFailures(ServerLossScenario):
     blocks_after_crash = 400
-    # The save ends on "Could not connect" (its retry), which names the server only.
-    error_names_file = False
 
     @pytest.fixture
     def own_server(self, tmp_path):

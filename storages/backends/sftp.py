@@ -141,7 +141,14 @@ class SFTPStorage(BaseStorage):
     def _run(self, operation, name: str, action: str, *, retry: bool = True):
         try:
             return self.pool.run(lambda connection: operation(connection.sftp), retry=retry)
-        except (SFTPStorageError, ImproperlyConfigured, SuspiciousFileOperation):
+        except HostKeyError:
+            raise  # about the server, whatever the file
+        except SFTPStorageError as exc:
+            if name and self._where(name) not in str(exc):
+                # A reconnection failed: say which file's operation it cut short.
+                raise SFTPStorageError(f"Could not {action} {self._where(name)}: {exc}") from None
+            raise
+        except (ImproperlyConfigured, SuspiciousFileOperation):
             raise
         except FileNotFoundError:
             raise FileNotFoundError(f"No such file: {self._where(name)}") from None
