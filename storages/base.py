@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage
+from django.core.files.utils import validate_file_name
 from django.core.signals import setting_changed
 from django.utils.deconstruct import deconstructible
 
@@ -59,8 +60,15 @@ class BaseStorage(Storage):
 
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
         if self.overwrite_option and getattr(self, self.overwrite_option):
-            return name_as_given(name, max_length)  # the save replaces: keep the name
+            # The save replaces: keep the name (as the store will hold it).
+            name = self.replaced_name(name)
+            validate_file_name(name, allow_relative_path=True)
+            return name_as_given(name, max_length)
         return super().get_available_name(name, max_length=max_length)
+
+    def replaced_name(self, name: str) -> str:
+        """The name a replacing save stores ``name`` under (a store may normalise it)."""
+        return name
 
     @classmethod
     def resolve_options(cls, options: dict[str, Any]) -> dict[str, Any]:

@@ -26,7 +26,6 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
-from django.core.files.storage.base import validate_file_name
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 from django.utils.encoding import filepath_to_uri
@@ -39,7 +38,7 @@ from storages.files import (
     StreamReader,
     require_read_or_write_mode,
 )
-from storages.utils import content_chunks, name_as_given, require, safe_join, setting, split_listing
+from storages.utils import content_chunks, require, safe_join, setting, split_listing
 
 requests = require("requests", "couchdb")
 
@@ -70,6 +69,7 @@ class CouchDBStorage(BaseStorage):
     secret_options = ("password",)
     required_options = ("server", "database")
     transient_attributes = ("_local", "_target")
+    overwrite_option = "file_overwrite"
 
     @classmethod
     def get_default_settings(cls) -> dict[str, SettingSpec]:
@@ -200,12 +200,8 @@ class CouchDBStorage(BaseStorage):
     def _attachment_url(self, path: str) -> str:
         return f"{self._doc_url(path)}/{ATTACHMENT}"
 
-    def get_available_name(self, name: str, max_length: int | None = None) -> str:
-        if not self.file_overwrite:
-            return super().get_available_name(name, max_length)
-        name = self._path(name)
-        validate_file_name(name, allow_relative_path=True)
-        return name_as_given(name, max_length)
+    def replaced_name(self, name: str) -> str:
+        return self._path(name)
 
     # Reading ---------------------------------------------------------------------------------
 

@@ -21,14 +21,13 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
-from django.core.files.storage.base import validate_file_name
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 from django.utils.encoding import filepath_to_uri
 
 from storages.base import BaseStorage, SettingSpec
 from storages.files import ReadFile, SpooledWriteFile, StreamReader, require_read_or_write_mode
-from storages.utils import content_chunks, name_as_given, require, safe_join, split_listing
+from storages.utils import content_chunks, require, safe_join, split_listing
 
 pymongo = require("pymongo", "mongodb")
 gridfs = require("gridfs", "mongodb")
@@ -77,6 +76,7 @@ class GridFSStorage(BaseStorage):
     """Django storage over a MongoDB GridFS bucket."""
 
     transient_attributes = ("_grid", "_target")
+    overwrite_option = "file_overwrite"
 
     @classmethod
     def get_default_settings(cls) -> dict[str, SettingSpec]:
@@ -228,12 +228,8 @@ class GridFSStorage(BaseStorage):
     def _path(self, name: str) -> str:
         return safe_join("", name)
 
-    def get_available_name(self, name: str, max_length: int | None = None) -> str:
-        if not self.file_overwrite:
-            return super().get_available_name(name, max_length)
-        name = self._path(name)
-        validate_file_name(name, allow_relative_path=True)
-        return name_as_given(name, max_length)
+    def replaced_name(self, name: str) -> str:
+        return self._path(name)
 
     # Reading ------------------------------------------------------------------------------
 
