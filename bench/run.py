@@ -108,7 +108,11 @@ def plot_page(page: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     height = max(2.5, 0.3 * len(rows) + 1.2)
-    fig, axes = plt.subplots(1, len(numeric), figsize=(4.2 * len(numeric) + 3, height), sharey=True)
+    # Room for the longest row label at font size 7 (about 0.06 inch a character).
+    label_width = max(3.0, 0.065 * max(len(label) for label in labels))
+    fig, axes = plt.subplots(
+        1, len(numeric), figsize=(4.2 * len(numeric) + label_width, height), sharey=True
+    )
     axes = axes if len(numeric) > 1 else [axes]
     positions = list(range(len(rows)))
     for ax, column in zip(axes, numeric, strict=True):
@@ -120,6 +124,8 @@ def plot_page(page: Path) -> Path | None:
     axes[0].set_yticks(positions, labels, fontsize=7)
     axes[0].invert_yaxis()
     fig.tight_layout()
+    # tight_layout leaves long row labels cut at the left edge: keep their width free.
+    fig.subplots_adjust(left=label_width / (4.2 * len(numeric) + label_width))
     image = page.with_suffix(".png")
     fig.savefig(image, dpi=90)
     plt.close(fig)
