@@ -9,30 +9,22 @@ from __future__ import annotations
 
 import contextlib
 import ftplib
-import logging
 import posixpath
-import re
 import ssl
 import threading
-import uuid
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
-from django.utils import timezone
 from django.utils.deconstruct import deconstructible
-from django.utils.encoding import filepath_to_uri
 
 from storages import ftp_client
-from storages.base import MASK, BaseStorage, SettingSpec
-from storages.files import ReadFile, SeekableReader, SpooledWriteFile, is_write_mode
-from storages.ftp_pool import ConnectionPool, shared_pool
-from storages.utils import clean_name, content_chunks, safe_join, setting
-
-logger = logging.getLogger("storages")
+from storages.base import MASK, SettingSpec
+from storages.files import SeekableReader
+from storages.remote_tree import PoolRecipe, RemoteTreeStorage
+from storages.utils import content_chunks
 
 CHUNK_SIZE = 256 * 1024
-TEMP_NAME = re.compile(r"^\.storages-[0-9a-f]{16}\.part$")
 
 # Check-then-rename must not interleave between threads of this process (FTP
 # has no rename that refuses to replace); one lock per server.
@@ -60,9 +52,8 @@ def _reply(exc: BaseException) -> str:
 
 
 @deconstructible
-class FTPStorage(BaseStorage):
-    transient_attributes = ("_pool",)
-    overwrite_option = "allow_overwrite"
+class FTPStorage(RemoteTreeStorage):
+    cleanup_errors = (*ftplib.all_errors, ValueError)
 
     @classmethod
     def get_default_settings(cls) -> dict[str, SettingSpec]:
@@ -114,14 +105,10 @@ class FTPStorage(BaseStorage):
         )
         self._root = "/" + unquote(parts.path).strip("/")
 
-    def __repr__(self) -> str:
-        shown = []
-        for option in self.get_default_settings():
-            value = getattr(self, option, None)
-            if option == "location" and value:
-                value = self.describe_location()
-            shown.append(f"{option}={value!r}")
-        return f"<{type(self).__name__} {' '.join(shown)}>"
+    def _shown_option(self, option: str, value: Any) -> Any:
+        if option == "location" and value:
+            return self.describe_location()
+        return value
 
     def describe_location(self) -> str:
         endpoint = self._endpoint
@@ -135,112 +122,58 @@ class FTPStorage(BaseStorage):
         scheme = "ftps" if endpoint.tls else "ftp"
         return f"{scheme}://{user}{endpoint.host}:{endpoint.port}{self._root}"
 
-    def _where(self, name: str = "") -> str:
+    def _describe_store(self) -> str | None:
         if self._endpoint is None:
-            return repr(name)
-        where = f"{self._endpoint.describe()}{self._root}"
-        return f"{name!r} on {where}" if name else where
+            return None
+        return f"{self._endpoint.describe()}{self._root}"
 
     # --- connections ------------------------------------------------------------
 
-    @property
-    def pool(self) -> ConnectionPool:
-        pool = self.__dict__.get("_pool")
-        if pool is None:
-            endpoint = self._endpoint
-            if endpoint is None:
-                raise ImproperlyConfigured(
-                    "FTPStorage needs FTP_STORAGE_LOCATION (an ftp:// or ftps:// URL)."
-                )
-            max_idle = int(self.max_idle_connections)
-            pool = shared_pool(
-                ("ftp", endpoint, max_idle),
-                lambda: ConnectionPool(
-                    lambda: ftp_client.connect(endpoint),
-                    ftp_client.close,
-                    ftp_client.is_dead,
-                    max_idle=max_idle,
-                ),
+    def _pool_recipe(self) -> PoolRecipe:
+        endpoint = self._endpoint
+        if endpoint is None:
+            raise ImproperlyConfigured(
+                "FTPStorage needs FTP_STORAGE_LOCATION (an ftp:// or ftps:// URL)."
             )
-            self.__dict__["_pool"] = pool
-        return pool
+        return PoolRecipe(
+            ("ftp", endpoint),
+            lambda: ftp_client.connect(endpoint),
+            ftp_client.close,
+            ftp_client.is_dead,
+        )
 
-    def close(self) -> None:
-        """Close idle connections (they are also closed when the storage is collected)."""
-        pool = self.__dict__.get("_pool")
-        if pool is not None:
-            pool.close()
-
-    def _run(self, operation, name: str, action: str, *, retry: bool = True):
-        try:
-            return self.pool.run(operation, retry=retry)
-        except (FileNotFoundError, FTPStorageError):
-            raise
-        except ftplib.error_perm as exc:
+    def _translate(self, exc: Exception, name: str, action: str) -> BaseException:
+        if isinstance(exc, (FileNotFoundError, FTPStorageError)):
+            return exc
+        if isinstance(exc, ftplib.error_perm):
             if _is_missing(exc) and action in ("read", "size", "modified time of", "list"):
-                raise FileNotFoundError(
-                    f"No such file: {self._where(name)} ({_reply(exc)})"
-                ) from None
-            raise FTPStorageError(
-                f"Could not {action} {self._where(name)}: {_reply(exc)}"
-            ) from None
-        except ssl.SSLCertVerificationError as exc:
-            raise FTPStorageError(
+                return FileNotFoundError(f"No such file: {self._where(name)} ({_reply(exc)})")
+            return FTPStorageError(f"Could not {action} {self._where(name)}: {_reply(exc)}")
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return FTPStorageError(
                 f"Could not {action} {self._where(name)}: the server's TLS certificate "
                 f"failed verification ({exc.verify_message}); check FTP_STORAGE_CA_FILE."
-            ) from None
-        except (*ftplib.all_errors, ValueError) as exc:
-            raise FTPStorageError(
-                f"Could not {action} {self._where(name)}: {_reply(exc)}"
-            ) from None
-
-    def _path(self, name: str) -> str:
-        return safe_join(self._root, name)
+            )
+        if isinstance(exc, (*ftplib.all_errors, ValueError)):
+            return FTPStorageError(f"Could not {action} {self._where(name)}: {_reply(exc)}")
+        return exc
 
     # --- reading ------------------------------------------------------------------
 
-    def _open(self, name: str, mode: str = "rb") -> Any:
-        path = self._path(name)
-        if is_write_mode(mode):
-            return SpooledWriteFile(
-                name, mode, lambda spool: self._store(name, spool, overwrite=True)
-            )
-
-        def opener():
-            size = self._run(lambda ftp: int(ftp.size(path)), name, "read")
-            return RetrStream(self, path, name, size), size
-
-        return ReadFile(name, mode, opener)
+    def _open_reader(self, name: str, path: str) -> tuple[RetrStream, int]:
+        size = self._run(lambda ftp: int(ftp.size(path)), name, "read")
+        return RetrStream(self, path, name, size), size
 
     # --- writing ------------------------------------------------------------------
 
-    def _save(self, name: str, content: Any) -> str:
-        return self._store(name, content, overwrite=bool(self.allow_overwrite))
-
-    def _store(self, name: str, content: Any, *, overwrite: bool) -> str:
-        name = clean_name(name)
-        path = self._path(name)
-        directory = posixpath.dirname(path)
-        temporaries: list[str] = []
-        seekable = not hasattr(content, "seekable") or content.seekable()
-
-        def upload(ftp: ftplib.FTP) -> None:
-            temporary = posixpath.join(directory, f".storages-{uuid.uuid4().hex[:16]}.part")
-            temporaries.append(temporary)
-            try:
-                self._stor(ftp, temporary, content)
-            except ftplib.error_perm as exc:
-                if not _is_missing(exc):
-                    raise
-                self._makedirs(ftp, directory)
-                self._stor(ftp, temporary, content)
-
+    def _upload(self, ftp: ftplib.FTP, temporary: str, content: Any) -> None:
         try:
-            self._run(upload, name, "upload", retry=seekable)
-            return self._publish(name, temporaries[-1], overwrite)
-        except BaseException:
-            self._remove_temporaries(temporaries)
-            raise
+            self._stor(ftp, temporary, content)
+        except ftplib.error_perm as exc:
+            if not _is_missing(exc):
+                raise
+            self._makedirs(ftp, posixpath.dirname(temporary))
+            self._stor(ftp, temporary, content)
 
     def _stor(self, ftp: ftplib.FTP, path: str, content: Any) -> None:
         conn = ftp.transfercmd(f"STOR {path}")
@@ -279,12 +212,8 @@ class FTPStorage(BaseStorage):
             self._run(lambda ftp: rename(ftp, self._path(name)), name, "store")
         return name
 
-    def _remove_temporaries(self, temporaries: list[str]) -> None:
-        for temporary in temporaries:
-            try:
-                self.pool.run(lambda ftp, path=temporary: ftp.delete(path), retry=False)
-            except (*ftplib.all_errors, ValueError):
-                logger.debug("Could not remove a temporary upload on %s", self._where())
+    def _remove_file(self, ftp: ftplib.FTP, path: str) -> None:
+        ftp.delete(path)
 
     def _makedirs(self, ftp: ftplib.FTP, directory: str) -> None:
         if directory in ("", "/"):
@@ -346,29 +275,13 @@ class FTPStorage(BaseStorage):
         path = self._path(name)
         return self._run(lambda ftp: int(ftp.size(path)), name, "size")
 
-    def listdir(self, path: str) -> tuple[list[str], list[str]]:
-        directory = self._path(path)
-        try:
-            entries = self._run(lambda ftp: ftp_client.list_directory(ftp, directory), path, "list")
-        except FileNotFoundError:
-            if directory == self._root:
-                return [], []  # a store nothing was saved to yet
-            raise
-        directories = [name for name, is_dir in entries if is_dir]
-        files = [name for name, is_dir in entries if not is_dir and not TEMP_NAME.match(name)]
-        return directories, files
+    def _list(self, ftp: ftplib.FTP, directory: str) -> list[tuple[str, bool]]:
+        return ftp_client.list_directory(ftp, directory)
 
     def get_modified_time(self, name: str):
         path = self._path(name)
         reply = self._run(lambda ftp: ftp.sendcmd(f"MDTM {path}"), name, "modified time of")
-        moment = ftp_client.parse_mdtm(reply)
-        return moment if setting("USE_TZ") else timezone.make_naive(moment)
-
-    def url(self, name: str) -> str:
-        base_url = self.base_url if self.base_url is not None else setting("MEDIA_URL")
-        if base_url is None:
-            raise ValueError("FTPStorage.url() needs BASE_URL or MEDIA_URL.")
-        return urljoin(base_url, filepath_to_uri(clean_name(name)))
+        return self._as_configured(ftp_client.parse_mdtm(reply))
 
 
 class RetrStream(SeekableReader):

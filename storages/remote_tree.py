@@ -1,0 +1,235 @@
+"""A file tree on one server reached through pooled connections: what FTP and SFTP share.
+
+:class:`RemoteTreeStorage` holds the parts that do not depend on the protocol:
+the lazily built shared pool, names joined under a root, uploads to a
+temporary name that is then published (and removed if anything fails), the
+listing of a store nothing was saved to yet, and ``url()``. A backend fills in
+the hooks: how to reach the server (:meth:`_pool_recipe`), what an operation
+is handed (:meth:`_client`), how errors read (:meth:`_translate`), and how a
+file is read, uploaded, published, removed and listed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import logging
+import posixpath
+import re
+import uuid
+from collections.abc import Callable, Hashable
+from typing import Any, ClassVar, NamedTuple, TypeVar
+from urllib.parse import urljoin
+
+from django.utils import timezone
+from django.utils.deconstruct import deconstructible
+from django.utils.encoding import filepath_to_uri
+
+from storages.base import MASK, BaseStorage
+from storages.files import ReadFile, SpooledWriteFile, is_write_mode
+from storages.ftp_pool import ConnectionPool, shared_pool
+from storages.utils import clean_name, safe_join, setting
+
+logger = logging.getLogger("storages")
+
+T = TypeVar("T")
+
+#: Uploads in progress; listings hide them.
+TEMP_NAME = re.compile(r"^\.storages-[0-9a-f]{16}\.part$")
+
+
+def temporary_name() -> str:
+    return f".storages-{uuid.uuid4().hex[:16]}.part"
+
+
+class PoolRecipe(NamedTuple):
+    """How a backend's connections are made; ``key`` says which storages may share them."""
+
+    key: tuple[Hashable, ...]
+    connect: Callable[[], Any]
+    close: Callable[[Any], None]
+    is_dead: Callable[[BaseException], bool]
+    alive: Callable[[Any], bool] | None = None
+
+
+@deconstructible
+class RemoteTreeStorage(BaseStorage):
+    """A storage of files under ``self._root`` on one server (set ``_root`` in ``configure()``).
+
+    Backends declare the options ``allow_overwrite``, ``base_url`` and
+    ``max_idle_connections``.
+    """
+
+    transient_attributes: ClassVar[tuple[str, ...]] = ("_pool",)
+    overwrite_option = "allow_overwrite"
+    #: What :meth:`_remove_temporaries` shrugs off: cleanup is best effort.
+    cleanup_errors: ClassVar[tuple[type[BaseException], ...]] = (Exception,)
+
+    _root: str
+
+    # --- hooks ------------------------------------------------------------------
+
+    def _pool_recipe(self) -> PoolRecipe:
+        """How to connect; raise ImproperlyConfigured when the server is not set."""
+        raise NotImplementedError
+
+    def _client(self, connection: Any) -> Any:
+        """What operations are handed for a pooled connection."""
+        return connection
+
+    def _translate(self, exc: Exception, name: str, action: str) -> BaseException:
+        """The error to raise for ``exc`` (``exc`` itself to let it through)."""
+        return exc
+
+    def _describe_store(self) -> str | None:
+        """Server and root for messages (never a password); None when not configured."""
+        raise NotImplementedError
+
+    def _open_reader(self, name: str, path: str) -> tuple[io.RawIOBase, int]:
+        """A raw stream of the file at ``path`` and its size."""
+        raise NotImplementedError
+
+    def _upload(self, client: Any, temporary: str, content: Any) -> None:
+        """Write ``content`` to ``temporary``, making its directories if needed."""
+        raise NotImplementedError
+
+    def _publish(self, name: str, temporary: str, overwrite: bool) -> str:
+        """Move ``temporary`` to ``name`` (or a free name); return the name used."""
+        raise NotImplementedError
+
+    def _remove_file(self, client: Any, path: str) -> None:
+        raise NotImplementedError
+
+    def _list(self, client: Any, directory: str) -> list[tuple[str, bool]]:
+        """``(name, is_directory)`` for each entry of ``directory``."""
+        raise NotImplementedError
+
+    def _shown_option(self, option: str, value: Any) -> Any:
+        """An option's value as ``repr`` shows it."""
+        return MASK if option in self.secret_options and value else value
+
+    # --- connections --------------------------------------------------------------
+
+    @property
+    def pool(self) -> ConnectionPool[Any]:
+        pool = self.__dict__.get("_pool")
+        if pool is None:
+            recipe = self._pool_recipe()
+            max_idle = int(self.max_idle_connections)
+            pool = shared_pool(
+                (*recipe.key, max_idle),
+                lambda: ConnectionPool(
+                    recipe.connect,
+                    recipe.close,
+                    recipe.is_dead,
+                    alive=recipe.alive,
+                    max_idle=max_idle,
+                ),
+            )
+            self.__dict__["_pool"] = pool
+        return pool
+
+    def close(self) -> None:
+        """Close idle connections (they are also closed when the storage is collected)."""
+        pool = self.__dict__.get("_pool")
+        if pool is not None:
+            pool.close()
+
+    def _run(
+        self, operation: Callable[[Any], T], name: str, action: str, *, retry: bool = True
+    ) -> T:
+        try:
+            return self.pool.run(
+                lambda connection: operation(self._client(connection)), retry=retry
+            )
+        except Exception as exc:
+            error = self._translate(exc, name, action)
+            if error is exc:
+                raise
+            raise error from None
+
+    def _path(self, name: str) -> str:
+        return safe_join(self._root, name)
+
+    def _where(self, name: str = "") -> str:
+        where = self._describe_store()
+        if where is None:
+            return repr(name)
+        return f"{name!r} on {where}" if name else where
+
+    # --- reading and writing --------------------------------------------------------
+
+    def _open(self, name: str, mode: str = "rb") -> Any:
+        path = self._path(name)
+        if is_write_mode(mode):
+            return SpooledWriteFile(
+                name, mode, lambda spool: self._store(name, spool, overwrite=True)
+            )
+        return ReadFile(name, mode, lambda: self._open_reader(name, path))
+
+    def _save(self, name: str, content: Any) -> str:
+        return self._store(name, content, overwrite=bool(self.allow_overwrite))
+
+    def _store(self, name: str, content: Any, *, overwrite: bool) -> str:
+        name = clean_name(name)
+        directory = posixpath.dirname(self._path(name))
+        temporaries: list[str] = []
+        # A stream that cannot rewind cannot be sent again on a fresh connection.
+        seekable = not hasattr(content, "seekable") or content.seekable()
+
+        def upload(client: Any) -> None:
+            # Every attempt gets its own name, so each is removed on failure.
+            temporary = posixpath.join(directory, temporary_name())
+            temporaries.append(temporary)
+            self._upload(client, temporary, content)
+
+        try:
+            self._run(upload, name, "upload", retry=seekable)
+            return self._publish(name, temporaries[-1], overwrite)
+        except BaseException:
+            self._remove_temporaries(temporaries)
+            raise
+
+    def _remove_temporaries(self, temporaries: list[str]) -> None:
+        for temporary in temporaries:
+            try:
+                self.pool.run(
+                    lambda connection, path=temporary: self._remove_file(
+                        self._client(connection), path
+                    ),
+                    retry=False,
+                )
+            except self.cleanup_errors:
+                logger.debug("Could not remove a temporary upload on %s", self._where())
+
+    # --- the rest of the Storage API ---------------------------------------------------
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        directory = self._path(path)
+        try:
+            entries = self._run(lambda client: self._list(client, directory), path, "list")
+        except FileNotFoundError:
+            if directory == self._root:
+                return [], []  # a store nothing was saved to yet
+            raise
+        directories = [name for name, is_dir in entries if is_dir]
+        files = [name for name, is_dir in entries if not is_dir and not TEMP_NAME.match(name)]
+        return directories, files
+
+    def _as_configured(self, moment: datetime.datetime) -> datetime.datetime:
+        """An aware time as Django wants it: aware with USE_TZ, naive local time without."""
+        return moment if setting("USE_TZ") else timezone.make_naive(moment)
+
+    def url(self, name: str) -> str:
+        base_url = self.base_url if self.base_url is not None else setting("MEDIA_URL")
+        if base_url is None:
+            base_url_setting = self.get_default_settings()["base_url"][0]
+            raise ValueError(f"{type(self).__name__}.url() needs {base_url_setting} or MEDIA_URL.")
+        return urljoin(base_url, filepath_to_uri(clean_name(name)))
+
+    def __repr__(self) -> str:
+        shown = [
+            f"{option}={self._shown_option(option, getattr(self, option, None))!r}"
+            for option in self.get_default_settings()
+        ]
+        return f"<{type(self).__name__} {' '.join(shown)}>"
