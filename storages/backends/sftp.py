@@ -13,28 +13,20 @@ import contextlib
 import datetime
 import errno
 import getpass
-import logging
 import posixpath
-import re
 import stat
 import threading
-import uuid
 from typing import Any
-from urllib.parse import urljoin
 
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
-from django.utils import timezone
 from django.utils.deconstruct import deconstructible
-from django.utils.encoding import filepath_to_uri
 
 from storages import sftp_client
-from storages.base import BaseStorage, SettingSpec
-from storages.files import ReadFile, SeekableReader, SpooledWriteFile, is_write_mode
-from storages.ftp_pool import ConnectionPool, shared_pool
+from storages.base import SettingSpec
+from storages.files import SeekableReader
+from storages.remote_tree import PoolRecipe, RemoteTreeStorage
 from storages.sftp_client import HostKeyError, SFTPStorageError, mask_params
-from storages.utils import clean_name, content_chunks, safe_join, setting
-
-logger = logging.getLogger("storages")
+from storages.utils import content_chunks
 
 __all__ = ["HostKeyError", "SFTPStorage", "SFTPStorageError"]
 
@@ -44,7 +36,6 @@ WRITE_CHUNK = 1024 * 1024
 READ_AHEAD = 128 * 1024 * 1024
 BATCH = 32 * 1024 * 1024
 REQUEST_SIZE = 32 * 1024
-TEMP_NAME = re.compile(r"^\.storages-[0-9a-f]{16}\.part$")
 
 
 def _missing(exc: BaseException) -> bool:
@@ -52,9 +43,8 @@ def _missing(exc: BaseException) -> bool:
 
 
 @deconstructible
-class SFTPStorage(BaseStorage):
-    transient_attributes = ("_pool", "_prompted_password")
-    overwrite_option = "allow_overwrite"
+class SFTPStorage(RemoteTreeStorage):
+    transient_attributes = (*RemoteTreeStorage.transient_attributes, "_prompted_password")
     required_options = ("host",)
 
     @classmethod
@@ -88,42 +78,26 @@ class SFTPStorage(BaseStorage):
         )
         self._root = str(self.root_path or "")
 
-    def __repr__(self) -> str:
-        shown = []
-        for option in self.get_default_settings():
-            value = getattr(self, option, None)
-            if option == "params":
-                value = mask_params(value or {})
-            shown.append(f"{option}={value!r}")
-        return f"<{type(self).__name__} {' '.join(shown)}>"
+    def _shown_option(self, option: str, value: Any) -> Any:
+        return mask_params(value or {}) if option == "params" else value
 
-    def _where(self, name: str = "") -> str:
-        where = f"{self._target.describe()}/{self._root.lstrip('/')}"
-        return f"{name!r} on {where}" if name else where
+    def _describe_store(self) -> str:
+        return f"{self._target.describe()}/{self._root.lstrip('/')}"
 
     # --- connections ------------------------------------------------------------
 
-    @property
-    def pool(self) -> ConnectionPool:
-        pool = self.__dict__.get("_pool")
-        if pool is None:
-            if not self.host:
-                raise ImproperlyConfigured("SFTPStorage needs SFTP_STORAGE_HOST.")
-            target = self._target
-            max_idle = int(self.max_idle_connections)
-            prompt = self._prompt
-            pool = shared_pool(
-                ("sftp", target.fingerprint(), max_idle),
-                lambda: ConnectionPool(
-                    lambda: sftp_client.connect(target, prompt),
-                    sftp_client.close,
-                    sftp_client.is_dead,
-                    alive=sftp_client.alive,
-                    max_idle=max_idle,
-                ),
-            )
-            self.__dict__["_pool"] = pool
-        return pool
+    def _pool_recipe(self) -> PoolRecipe:
+        if not self.host:
+            raise ImproperlyConfigured("SFTPStorage needs SFTP_STORAGE_HOST.")
+        target = self._target
+        prompt = self._prompt
+        return PoolRecipe(
+            ("sftp", target.fingerprint()),
+            lambda: sftp_client.connect(target, prompt),
+            sftp_client.close,
+            sftp_client.is_dead,
+            alive=sftp_client.alive,
+        )
 
     def _prompt(self, target: sftp_client.Target) -> str:
         password = self.__dict__.get("_prompted_password")
@@ -132,101 +106,62 @@ class SFTPStorage(BaseStorage):
             self.__dict__["_prompted_password"] = password
         return password
 
-    def close(self) -> None:
-        """Close idle connections (they are also closed when the storage is collected)."""
-        pool = self.__dict__.get("_pool")
-        if pool is not None:
-            pool.close()
+    def _client(self, connection: sftp_client.Connection) -> Any:
+        return connection.sftp
 
-    def _run(self, operation, name: str, action: str, *, retry: bool = True):
-        try:
-            return self.pool.run(lambda connection: operation(connection.sftp), retry=retry)
-        except HostKeyError:
-            raise  # about the server, whatever the file
-        except SFTPStorageError as exc:
+    def _translate(self, exc: Exception, name: str, action: str) -> BaseException:
+        if isinstance(exc, HostKeyError):
+            return exc  # about the server, whatever the file
+        if isinstance(exc, SFTPStorageError):
             if name and self._where(name) not in str(exc):
                 # A reconnection failed: say which file's operation it cut short.
-                raise SFTPStorageError(f"Could not {action} {self._where(name)}: {exc}") from None
-            raise
-        except (ImproperlyConfigured, SuspiciousFileOperation):
-            raise
-        except FileNotFoundError:
-            raise FileNotFoundError(f"No such file: {self._where(name)}") from None
-        except (OSError, EOFError, ValueError) as exc:
-            raise SFTPStorageError(
-                f"Could not {action} {self._where(name)}: {type(exc).__name__}: {exc}"
-            ) from None
-        except Exception as exc:  # paramiko.SSHException and relatives
-            raise SFTPStorageError(
-                f"Could not {action} {self._where(name)}: {type(exc).__name__}: {exc}"
-            ) from None
-
-    def _path(self, name: str) -> str:
-        return safe_join(self._root, name)
+                return SFTPStorageError(f"Could not {action} {self._where(name)}: {exc}")
+            return exc
+        if isinstance(exc, (ImproperlyConfigured, SuspiciousFileOperation)):
+            return exc
+        if isinstance(exc, FileNotFoundError):
+            return FileNotFoundError(f"No such file: {self._where(name)}")
+        # OSError, EOFError, ValueError, paramiko.SSHException and relatives.
+        return SFTPStorageError(
+            f"Could not {action} {self._where(name)}: {type(exc).__name__}: {exc}"
+        )
 
     # --- reading ------------------------------------------------------------------
 
-    def _open(self, name: str, mode: str = "rb") -> Any:
-        path = self._path(name)
-        if is_write_mode(mode):
-            return SpooledWriteFile(
-                name, mode, lambda spool: self._store(name, spool, overwrite=True)
-            )
-
-        def opener():
-            lease = self.pool.acquire()
-            try:
-                handle = lease.connection.sftp.open(path, "rb")
-                size = handle.stat().st_size
-            except BaseException as exc:
-                if self.pool.is_dead(exc, lease.connection):
-                    self.pool.discard(lease)
-                else:
-                    self.pool.release(lease)
-                if lease.reused and lease.broken:
-                    return opener()  # a dropped idle connection: once more, fresh
-                if _missing(exc):
-                    raise FileNotFoundError(f"No such file: {self._where(name)}") from None
-                raise SFTPStorageError(
-                    f"Could not read {self._where(name)}: {type(exc).__name__}: {exc}"
-                ) from None
-            return SFTPReadStream(self, lease, handle, size, name), size
-
-        return ReadFile(name, mode, opener)
+    def _open_reader(self, name: str, path: str) -> tuple[SFTPReadStream, int]:
+        lease = self.pool.acquire()
+        try:
+            handle = lease.connection.sftp.open(path, "rb")
+            size = handle.stat().st_size
+        except BaseException as exc:
+            if self.pool.is_dead(exc, lease.connection):
+                self.pool.discard(lease)
+            else:
+                self.pool.release(lease)
+            if lease.reused and lease.broken:
+                return self._open_reader(name, path)  # a dropped idle connection: once more, fresh
+            if _missing(exc):
+                raise FileNotFoundError(f"No such file: {self._where(name)}") from None
+            raise SFTPStorageError(
+                f"Could not read {self._where(name)}: {type(exc).__name__}: {exc}"
+            ) from None
+        return SFTPReadStream(self, lease, handle, size, name), size
 
     # --- writing ------------------------------------------------------------------
 
-    def _save(self, name: str, content: Any) -> str:
-        return self._store(name, content, overwrite=bool(self.allow_overwrite))
-
-    def _store(self, name: str, content: Any, *, overwrite: bool) -> str:
-        name = clean_name(name)
-        directory = posixpath.dirname(self._path(name))
-        temporaries: list[str] = []
-        seekable = not hasattr(content, "seekable") or content.seekable()
-
-        def upload(sftp) -> None:
-            temporary = posixpath.join(directory, f".storages-{uuid.uuid4().hex[:16]}.part")
-            temporaries.append(temporary)
-            try:
-                handle = sftp.open(temporary, "wxb")
-            except FileNotFoundError:
-                self._makedirs(sftp, directory)
-                handle = sftp.open(temporary, "wxb")
-            with handle:
-                handle.set_pipelined(True)
-                for chunk in content_chunks(content, WRITE_CHUNK):
-                    handle.write(chunk)
-            if self.file_mode is not None:
-                sftp.chmod(temporary, self.file_mode)
-            self._chown(sftp, temporary)
-
+    def _upload(self, sftp: Any, temporary: str, content: Any) -> None:
         try:
-            self._run(upload, name, "upload", retry=seekable)
-            return self._publish(name, temporaries[-1], overwrite)
-        except BaseException:
-            self._remove_temporaries(temporaries)
-            raise
+            handle = sftp.open(temporary, "wxb")
+        except FileNotFoundError:
+            self._makedirs(sftp, posixpath.dirname(temporary))
+            handle = sftp.open(temporary, "wxb")
+        with handle:
+            handle.set_pipelined(True)
+            for chunk in content_chunks(content, WRITE_CHUNK):
+                handle.write(chunk)
+        if self.file_mode is not None:
+            sftp.chmod(temporary, self.file_mode)
+        self._chown(sftp, temporary)
 
     def _publish(self, name: str, temporary: str, overwrite: bool) -> str:
         if overwrite:
@@ -266,12 +201,8 @@ class SFTPStorage(BaseStorage):
             candidate = self.get_available_name(name)
         raise SFTPStorageError(f"Could not find a free name for {self._where(name)}.")
 
-    def _remove_temporaries(self, temporaries: list[str]) -> None:
-        for temporary in temporaries:
-            try:
-                self.pool.run(lambda c, path=temporary: c.sftp.remove(path), retry=False)
-            except Exception:  # best effort; the server may be gone
-                logger.debug("Could not remove a temporary upload on %s", self._where())
+    def _remove_file(self, sftp: Any, path: str) -> None:
+        sftp.remove(path)
 
     def _chown(self, sftp, path: str) -> None:
         if self.uid is None and self.gid is None:
@@ -350,37 +281,22 @@ class SFTPStorage(BaseStorage):
     def size(self, name: str) -> int:
         return self._stat(name).st_size
 
-    def listdir(self, path: str) -> tuple[list[str], list[str]]:
-        directory = self._path(path)
-        try:
-            entries = self._run(lambda sftp: sftp.listdir_attr(directory or "."), path, "list")
-        except FileNotFoundError:
-            if directory == self._root:
-                return [], []  # a store nothing was saved to yet
-            raise
-        directories, files = [], []
-        for entry in entries:
-            if stat.S_ISDIR(entry.st_mode or 0):
-                directories.append(entry.filename)
-            elif not TEMP_NAME.match(entry.filename):
-                files.append(entry.filename)
-        return directories, files
+    def _list(self, sftp: Any, directory: str) -> list[tuple[str, bool]]:
+        return [
+            (entry.filename, stat.S_ISDIR(entry.st_mode or 0))
+            for entry in sftp.listdir_attr(directory or ".")
+        ]
 
     def _time(self, timestamp: float) -> datetime.datetime:
-        moment = datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc)
-        return moment if setting("USE_TZ") else timezone.make_naive(moment)
+        return self._as_configured(
+            datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc)
+        )
 
     def get_modified_time(self, name: str) -> datetime.datetime:
         return self._time(self._stat(name).st_mtime)
 
     def get_accessed_time(self, name: str) -> datetime.datetime:
         return self._time(self._stat(name).st_atime)
-
-    def url(self, name: str) -> str:
-        base_url = self.base_url if self.base_url is not None else setting("MEDIA_URL")
-        if base_url is None:
-            raise ValueError("SFTPStorage.url() needs SFTP_BASE_URL or MEDIA_URL.")
-        return urljoin(base_url, filepath_to_uri(clean_name(name)))
 
 
 class SFTPReadStream(SeekableReader):
