@@ -3,8 +3,9 @@
 A storage may offer ``list_stored()``, yielding ``(name, size, modified, etag)``
 for every file it holds (one listing of the whole store, not a request per
 file; collectstatic calls it from a worker thread, so it must not rely on
-per-thread state such as Django's database connections); ``etag`` is the content's MD5 in hex, an S3 multipart ETag
-(``<md5 of part md5s>-<parts>``) or ``None``. A storage that changes the bytes
+per-thread state such as Django's database connections); ``etag`` is the
+content's MD5 in hex, an S3 multipart ETag (``<md5 of part md5s>-<parts>``) or
+``None``. A storage that changes the bytes
 it stores (gzip) says so with ``stores_verbatim(name) -> False``. Files are
 then compared by content where the store keeps a comparable hash, else with
 Django's rule (the stored copy is at least as new as the source).
