@@ -122,10 +122,12 @@ class BaseStorage(Storage):
         setting_changed.connect(self._on_setting_changed)
 
     def __repr__(self) -> str:
-        shown = []
-        for option in self.get_default_settings():
-            value = getattr(self, option, None)
-            if option in self.secret_options and value:
-                value = MASK
-            shown.append(f"{option}={value!r}")
+        shown = [
+            f"{option}={self._shown_option(option, getattr(self, option, None))!r}"
+            for option in self.get_default_settings()
+        ]
         return f"<{type(self).__name__} {' '.join(shown)}>"
+
+    def _shown_option(self, option: str, value: Any) -> Any:
+        """An option's value as ``repr`` shows it: secrets masked (a store may mask more)."""
+        return MASK if option in self.secret_options and value else value

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 from django.utils.encoding import filepath_to_uri
 
-from storages.base import MASK, BaseStorage
+from storages.base import BaseStorage
 from storages.files import ReadFile, SpooledWriteFile, is_write_mode
 from storages.ftp_pool import ConnectionPool, shared_pool
 from storages.utils import clean_name, safe_join, setting
@@ -104,10 +104,6 @@ class RemoteTreeStorage(BaseStorage):
     def _list(self, client: Any, directory: str) -> list[tuple[str, bool]]:
         """``(name, is_directory)`` for each entry of ``directory``."""
         raise NotImplementedError
-
-    def _shown_option(self, option: str, value: Any) -> Any:
-        """An option's value as ``repr`` shows it."""
-        return MASK if option in self.secret_options and value else value
 
     # --- connections --------------------------------------------------------------
 
@@ -227,10 +223,3 @@ class RemoteTreeStorage(BaseStorage):
             base_url_setting = self.get_default_settings()["base_url"][0]
             raise ValueError(f"{type(self).__name__}.url() needs {base_url_setting} or MEDIA_URL.")
         return urljoin(base_url, filepath_to_uri(clean_name(name)))
-
-    def __repr__(self) -> str:
-        shown = [
-            f"{option}={self._shown_option(option, getattr(self, option, None))!r}"
-            for option in self.get_default_settings()
-        ]
-        return f"<{type(self).__name__} {' '.join(shown)}>"

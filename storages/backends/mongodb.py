@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 from django.utils.encoding import filepath_to_uri
 
-from storages.base import BaseStorage, SettingSpec
+from storages.base import MASK, BaseStorage, SettingSpec
 from storages.files import ReadFile, SpooledWriteFile, StreamReader, require_read_or_write_mode
 from storages.utils import content_chunks, require, safe_join, split_listing
 
@@ -170,13 +170,12 @@ class GridFSStorage(BaseStorage):
         return uri, conf.get("NAME") or GridFSStorage._uri_database(uri) or "", options
 
     def __repr__(self) -> str:
-        shown = []
-        for option in self.get_default_settings():
-            value = getattr(self, option, None)
-            if option == "client_options" and value:  # the driver takes passwords here too
-                value = {k: "********" if "password" in k.lower() else v for k, v in value.items()}
-            shown.append(f"{option}={value!r}")
-        return redact(f"<{type(self).__name__} {' '.join(shown)}>")
+        return redact(super().__repr__())
+
+    def _shown_option(self, option: str, value: Any) -> Any:
+        if option == "client_options" and value:  # the driver takes passwords here too
+            return {k: MASK if "password" in k.lower() else v for k, v in value.items()}
+        return super()._shown_option(option, value)
 
     # Connection -------------------------------------------------------------------------
 
