@@ -3,7 +3,7 @@
 :class:`RemoteTreeStorage` holds the parts that do not depend on the protocol:
 the lazily built shared pool, names joined under a root, uploads to a
 temporary name that is then published (and removed if anything fails), the
-listing of a store nothing was saved to yet, ``url()`` and ``repr()``. A backend fills in
+listing of a store nothing was saved to yet and ``url()``. A backend fills in
 the hooks: how to reach the server (:meth:`_pool_recipe`), what an operation
 is handed (:meth:`_client`), how errors read (:meth:`_translate`), and how a
 file is read, uploaded, published, removed and listed.
