@@ -49,24 +49,14 @@ def main() -> None:
                 "django_db": {"ENGINE": "django.db.backends.sqlite3", "NAME": path},
                 "connection_string": None,
             }
-        if any(w.startswith("postgresql") for w in wanted):
-            pg = stack.enter_context(running_postgres())
-            if "postgresql" in wanted:
-                targets["postgresql"] = {
-                    "django_db": pg.django_settings(),
-                    "connection_string": None,
-                }
-            if "postgresql-odbc" in wanted:
-                targets["postgresql-odbc"] = {"django_db": None, "connection_string": pg.odbc()}
-        if any(w.startswith("mariadb") for w in wanted):
-            maria = stack.enter_context(running_mariadb())
-            if "mariadb" in wanted:
-                targets["mariadb"] = {
-                    "django_db": maria.django_settings(),
-                    "connection_string": None,
-                }
-            if "mariadb-odbc" in wanted:
-                targets["mariadb-odbc"] = {"django_db": None, "connection_string": maria.odbc()}
+        for kind, running in (("postgresql", running_postgres), ("mariadb", running_mariadb)):
+            if not any(w.startswith(kind) for w in wanted):
+                continue
+            server = stack.enter_context(running())
+            if kind in wanted:
+                targets[kind] = {"django_db": server.django_settings(), "connection_string": None}
+            if f"{kind}-odbc" in wanted:
+                targets[f"{kind}-odbc"] = {"django_db": None, "connection_string": server.odbc()}
 
         python = ours_python()
         contenders = ["storages", "whole-blob"]
