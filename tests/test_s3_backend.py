@@ -38,16 +38,6 @@ MIB = 1024 * 1024
 
 
 @pytest.fixture
-def seaweed_options(seaweedfs_server, seaweedfs_bucket):
-    return seaweedfs_server.storage_options(seaweedfs_bucket)
-
-
-@pytest.fixture
-def moto_options(moto_server, moto_bucket):
-    return moto_server.storage_options(moto_bucket)
-
-
-@pytest.fixture
 def storage(seaweed_options):
     return S3Storage(**seaweed_options)
 

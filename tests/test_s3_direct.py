@@ -23,13 +23,8 @@ from tests.servers.s3 import create_bucket, recorded_requests, start_seaweedfs, 
 
 
 @pytest.fixture
-def options(seaweedfs_server, seaweedfs_bucket):
-    return seaweedfs_server.storage_options(seaweedfs_bucket)
-
-
-@pytest.fixture
-def storage(options):
-    return S3Storage(**options)
+def storage(seaweed_options):
+    return S3Storage(**seaweed_options)
 
 
 def head(storage, name):
@@ -39,9 +34,9 @@ def head(storage, name):
 # --- the direct path is taken, and the server accepts it ----------------------------
 
 
-def test_small_save_is_one_direct_request_with_every_header(options):
+def test_small_save_is_one_direct_request_with_every_header(seaweed_options):
     storage = S3Storage(
-        **options,
+        **seaweed_options,
         object_parameters={
             "CacheControl": "max-age=86400, public",
             "ContentDisposition": 'attachment; filename="report.txt"',
@@ -110,8 +105,8 @@ def test_small_file_written_with_open_is_published_directly(storage):
     assert storage.open("written.txt").read() == b"written in pieces"
 
 
-def test_overwrite_sends_no_condition(options):
-    storage = S3Storage(**options, file_overwrite=True)
+def test_overwrite_sends_no_condition(seaweed_options):
+    storage = S3Storage(**seaweed_options, file_overwrite=True)
     storage.save("o.txt", ContentFile(b"1"))
     with recorded_requests(storage) as operations:
         assert storage.save("o.txt", ContentFile(b"2")) == "o.txt"
@@ -119,8 +114,8 @@ def test_overwrite_sends_no_condition(options):
     assert storage.open("o.txt").read() == b"2"
 
 
-def test_gzipped_content_goes_direct(options):
-    storage = S3StaticStorage(**options, gzip=True)
+def test_gzipped_content_goes_direct(seaweed_options):
+    storage = S3StaticStorage(**seaweed_options, gzip=True)
     with recorded_requests(storage) as operations:
         name = storage.save("app.css", ContentFile(b"body { color: red }\n" * 200))
     assert operations.via == ["direct"]
@@ -128,13 +123,13 @@ def test_gzipped_content_goes_direct(options):
     assert storage.open(name).read() == b"body { color: red }\n" * 200
 
 
-def test_large_uploads_stay_multipart_through_botocore(options):
+def test_large_uploads_stay_multipart_through_botocore(seaweed_options):
     import boto3
 
     config = boto3.s3.transfer.TransferConfig(
         multipart_threshold=5 << 20, multipart_chunksize=5 << 20
     )
-    storage = S3Storage(**options, transfer_config=config)
+    storage = S3Storage(**seaweed_options, transfer_config=config)
     with recorded_requests(storage) as operations:
         storage.save("big.bin", ContentFile(b"b" * (6 << 20)))
     assert operations[0] == "CreateMultipartUpload" and set(operations.via) == {"botocore"}
@@ -143,36 +138,36 @@ def test_large_uploads_stay_multipart_through_botocore(options):
 # --- what goes through botocore instead -------------------------------------------
 
 
-def test_parameters_botocore_rewrites_go_through_botocore(options):
+def test_parameters_botocore_rewrites_go_through_botocore(seaweed_options):
     expires = datetime.datetime(2030, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
-    storage = S3Storage(**options, object_parameters={"Expires": expires})
+    storage = S3Storage(**seaweed_options, object_parameters={"Expires": expires})
     with recorded_requests(storage) as operations:
         name = storage.save("expiring.txt", ContentFile(b"e"))
     assert operations.via == ["botocore"]
     assert storage.open(name).read() == b"e"
 
 
-def test_non_ascii_metadata_is_left_to_botocore_which_refuses_it(options):
-    storage = S3Storage(**options, object_parameters={"Metadata": {"city": "Zürich"}})
+def test_non_ascii_metadata_is_left_to_botocore_which_refuses_it(seaweed_options):
+    storage = S3Storage(**seaweed_options, object_parameters={"Metadata": {"city": "Zürich"}})
     with recorded_requests(storage) as operations, pytest.raises(S3StorageError, match="ASCII"):
         storage.save("meta.txt", ContentFile(b"m"))
     assert list(operations) == []  # refused before anything was sent
 
 
-def test_turned_off_by_the_setting(options):
-    storage = S3Storage(**options, direct_uploads=False)
+def test_turned_off_by_the_setting(seaweed_options):
+    storage = S3Storage(**seaweed_options, direct_uploads=False)
     with recorded_requests(storage) as operations:
         storage.save("off.txt", ContentFile(b"o"))
     assert operations.via == ["botocore"]
     assert storage._direct_put() is None
 
 
-def test_not_used_without_signature_version_4(options):
-    assert S3Storage(**options, signature_version="s3")._direct_put() is None
+def test_not_used_without_signature_version_4(seaweed_options):
+    assert S3Storage(**seaweed_options, signature_version="s3")._direct_put() is None
 
 
-def test_refused_request_is_sent_again_by_botocore_and_fails_cleanly(options):
-    storage = S3Storage(**{**options, "secret_key": "wrong-secret-must-not-leak"})
+def test_refused_request_is_sent_again_by_botocore_and_fails_cleanly(seaweed_options):
+    storage = S3Storage(**{**seaweed_options, "secret_key": "wrong-secret-must-not-leak"})
     with recorded_requests(storage) as operations, pytest.raises(S3StorageError) as caught:
         storage.save("refused.txt", ContentFile(b"r"))
     assert operations.via[0] == "direct" and "botocore" in operations.via[1:]
@@ -212,11 +207,11 @@ def test_body_damaged_on_the_way_is_refused_then_sent_again(storage):
     assert storage.open(name).read() == b"good bytes"
 
 
-def test_server_gone_is_a_clear_error(options):
+def test_server_gone_is_a_clear_error(seaweed_options):
     server = start_seaweedfs()
     create_bucket(server, "gone")
     storage = S3Storage(
-        **{**options, "endpoint_url": server.endpoint_url, "bucket_name": "gone"},
+        **{**seaweed_options, "endpoint_url": server.endpoint_url, "bucket_name": "gone"},
         client_config=__import__("botocore.config").config.Config(
             retries={"max_attempts": 1}, connect_timeout=2
         ),
@@ -334,8 +329,8 @@ def test_direct_uploads_go_where_botocore_sends_them(options, origin, region):
     assert direct.signer.region == region
 
 
-def test_turned_off_after_uploads_keep_being_refused(options, caplog):
-    storage = S3Storage(**{**options, "secret_key": "wrong-secret-must-not-leak"})
+def test_turned_off_after_uploads_keep_being_refused(seaweed_options, caplog):
+    storage = S3Storage(**{**seaweed_options, "secret_key": "wrong-secret-must-not-leak"})
     for attempt in range(3):
         with recorded_requests(storage) as operations, pytest.raises(S3StorageError):
             storage.save(f"refused-{attempt}.txt", ContentFile(b"r"))
@@ -346,12 +341,12 @@ def test_turned_off_after_uploads_keep_being_refused(options, caplog):
     assert set(operations.via) == {"botocore"}
 
 
-def test_concurrent_first_uploads_probe_once_and_send_no_probe(options):
+def test_concurrent_first_uploads_probe_once_and_send_no_probe(seaweed_options):
     from botocore.exceptions import ClientError
 
     from tests.concurrency import run_in_threads
 
-    storage = S3Storage(**options)
+    storage = S3Storage(**seaweed_options)
     with recorded_requests(storage) as operations:
         names = run_in_threads(
             lambda index: storage.save(f"first/{index}.txt", ContentFile(b"f")), 8

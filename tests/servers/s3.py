@@ -347,6 +347,18 @@ def moto_bucket(moto_server):
     return "shared"
 
 
+@pytest.fixture
+def seaweed_options(seaweedfs_server, seaweedfs_bucket):
+    """Options for a storage on the shared SeaweedFS bucket, under a fresh prefix."""
+    return seaweedfs_server.storage_options(seaweedfs_bucket)
+
+
+@pytest.fixture
+def moto_options(moto_server, moto_bucket):
+    """Options for a storage on the shared moto bucket, under a fresh prefix."""
+    return moto_server.storage_options(moto_bucket)
+
+
 @pytest.fixture(scope="session")
 def moto_server():
     server = start_moto()
