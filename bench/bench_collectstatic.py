@@ -16,7 +16,6 @@ import random
 import shutil
 import statistics
 import tempfile
-import threading
 import uuid
 from pathlib import Path
 
@@ -90,38 +89,9 @@ def setup(
         **extra,
     )
     django.setup()
-    return {"counts": _count_requests()}
+    from bench.common import count_http_requests
 
-
-def _count_requests() -> dict:
-    """Count every HTTP request sent on botocore's HTTP sessions (all clients, all threads).
-
-    That is where botocore's requests and storages' direct uploads both pass.
-    """
-    from urllib.parse import urlsplit
-
-    import botocore.httpsession
-
-    counts: dict[str, int] = {}
-    lock = threading.Lock()
-    send = botocore.httpsession.URLLib3Session.send
-
-    def counting_send(self, request):
-        query = urlsplit(request.url).query
-        kind = (
-            "LIST"
-            if "list-type" in query
-            or (
-                request.method == "GET" and (urlsplit(request.url).path.rstrip("/").count("/") <= 1)
-            )
-            else request.method
-        )
-        with lock:
-            counts[kind] = counts.get(kind, 0) + 1
-        return send(self, request)
-
-    botocore.httpsession.URLLib3Session.send = counting_send
-    return counts
+    return {"counts": count_http_requests()}
 
 
 def collect(state: dict, **_: object) -> dict:

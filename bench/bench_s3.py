@@ -6,8 +6,9 @@ Run: ``.venv/bin/python -m bench.bench_s3 [--small N] [--mib N] [--urls N] [--ro
 
 Every workload runs in a fresh process (so peak RSS is its own); contenders
 alternate within each round, the order rotating per round; the table shows
-the median over rounds. Requests are counted on the client's HTTP session in
-the child. This module is also the workload module the child processes import.
+the median over rounds. Requests are counted on botocore's HTTP sessions in
+the child (bench.common.count_http_requests). This module is also the
+workload module the child processes import.
 """
 
 from __future__ import annotations
@@ -59,8 +60,9 @@ def setup(
     """Build the client or storage outside the timing; count the requests it sends."""
     import boto3
 
-    counter = {"requests": 0}
+    from bench.common import count_http_requests
 
+    counts = count_http_requests()
     if contender == "boto3":
         client = boto3.client(
             "s3",
@@ -69,8 +71,7 @@ def setup(
             aws_secret_access_key=secret_key,
             region_name="us-east-1",
         )
-        _count_requests(client, counter)
-        return {"client": client, "storage": None, "counter": counter}
+        return {"client": client, "storage": None, "counts": counts}
     _django(contender)
     from storages.backends.s3 import S3Storage
 
@@ -87,29 +88,13 @@ def setup(
     if contender == DIRECT_OFF:
         options["direct_uploads"] = False
     storage = S3Storage(**options)
-    connection = storage.connection
-    client = (
-        connection
-        if hasattr(connection, "meta") and hasattr(connection.meta, "events")
-        else connection.meta.client
-    )
-    _count_requests(client, counter)
-    return {"client": client, "storage": storage, "counter": counter}
+    _ = storage.connection  # the client is made outside the timing
+    return {"client": None, "storage": storage, "counts": counts}
 
 
-def _count_requests(client, counter: dict) -> None:
-    """Count the HTTP requests sent on the client's HTTP session.
-
-    botocore's requests and storages' direct uploads both pass there.
-    """
-    http_session = client._endpoint.http_session
-    send = http_session.send
-
-    def counting_send(request):
-        counter["requests"] += 1
-        return send(request)
-
-    http_session.send = counting_send
+def _sent(state: dict) -> int:
+    """HTTP requests sent since set-up."""
+    return sum(state["counts"].values())
 
 
 def small_saves(state: dict, count: int, bucket: str, location: str, **_: object) -> dict:
@@ -123,7 +108,7 @@ def small_saves(state: dict, count: int, bucket: str, location: str, **_: object
 
         for i in range(count):
             storage.save(f"small/{i}.txt", ContentFile(payload))
-    return {"requests": state["counter"]["requests"] / count}
+    return {"requests": _sent(state) / count}
 
 
 def big_save(state: dict, path: str, bucket: str, location: str, **_: object) -> dict:
@@ -135,7 +120,7 @@ def big_save(state: dict, path: str, bucket: str, location: str, **_: object) ->
             from django.core.files import File
 
             storage.save("big.bin", File(source, name="big.bin"))
-    return {"requests": state["counter"]["requests"]}
+    return {"requests": _sent(state)}
 
 
 def big_read(state: dict, bucket: str, location: str, **_: object) -> dict:
@@ -149,7 +134,7 @@ def big_read(state: dict, bucket: str, location: str, **_: object) -> dict:
         with storage.open("big.bin", "rb") as handle:
             for chunk in handle.chunks(READ_CHUNK):
                 total += len(chunk)
-    return {"requests": state["counter"]["requests"], "bytes": total}
+    return {"requests": _sent(state), "bytes": total}
 
 
 def url_cost(state: dict, count: int, bucket: str, location: str, **_: object) -> dict:
@@ -167,9 +152,9 @@ def url_cost(state: dict, count: int, bucket: str, location: str, **_: object) -
             storage.url(name)
         return {
             "per_call_us": (time.perf_counter() - started) / count * 1e6,
-            "requests": state["counter"]["requests"],
+            "requests": _sent(state),
         }
-    return {"requests": state["counter"]["requests"]}
+    return {"requests": _sent(state)}
 
 
 # --- driver -------------------------------------------------------------------------
@@ -317,8 +302,8 @@ def _report(results: dict, args: argparse.Namespace) -> str:
         "``storages`` is this project (``storages, direct uploads off``: the same with "
         "``AWS_S3_DIRECT_UPLOADS = False``); django-storages 1.14.6 runs in its own virtualenv "
         "with the same boto3. Extra peak RSS is the process's peak minus its RSS "
-        "after imports and set-up. Requests are those sent on the client's HTTP "
-        "session (botocore's and storages' direct uploads alike).\n\n" + table + "\n" + ratios
+        "after imports and set-up. Requests are those sent on botocore's HTTP "
+        "sessions (botocore's and storages' direct uploads alike).\n\n" + table + "\n" + ratios
     )
 
 

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -135,3 +136,36 @@ def start_bench_seaweedfs(directory: Path, bucket: str = "bench") -> tuple[S3Ser
         "bucket": bucket,
     }
     return server, reach
+
+
+def count_http_requests() -> dict[str, int]:
+    """Count every HTTP request sent on botocore's HTTP sessions (all clients, all threads).
+
+    That is where botocore's requests and storages' direct uploads both pass. The
+    counts are by kind: LIST for a bucket listing, else the HTTP method. Call it
+    once in a workload's child process, before the work.
+    """
+    from urllib.parse import urlsplit
+
+    import botocore.httpsession
+
+    counts: dict[str, int] = {}
+    lock = threading.Lock()
+    send = botocore.httpsession.URLLib3Session.send
+
+    def counting_send(self, request):
+        query = urlsplit(request.url).query
+        kind = (
+            "LIST"
+            if "list-type" in query
+            or (
+                request.method == "GET" and (urlsplit(request.url).path.rstrip("/").count("/") <= 1)
+            )
+            else request.method
+        )
+        with lock:
+            counts[kind] = counts.get(kind, 0) + 1
+        return send(self, request)
+
+    botocore.httpsession.URLLib3Session.send = counting_send
+    return counts
