@@ -19,7 +19,13 @@ from storages.backends.s3 import S3StaticStorage, S3Storage
 from storages.s3_errors import S3StorageError
 from storages.s3_signing import SigV4Signer, UrlBase
 from tests.servers.ftp import make_certificates
-from tests.servers.s3 import create_bucket, recorded_requests, start_seaweedfs, watched_sends
+from tests.servers.s3 import (
+    create_bucket,
+    recorded_requests,
+    sent_directly,
+    start_seaweedfs,
+    watched_sends,
+)
 
 
 @pytest.fixture
@@ -175,15 +181,11 @@ def test_refused_request_is_sent_again_by_botocore_and_fails_cleanly(seaweed_opt
     assert "SignatureDoesNotMatch" in str(caught.value) or "AccessDenied" in str(caught.value)
 
 
-def is_direct(request) -> bool:
-    return "direct upload" in str(request.headers.get("user-agent", ""))
-
-
 def test_dropped_connection_is_retried_by_botocore(storage):
     dropped = []
 
     def drop_direct(request):
-        if is_direct(request):
+        if sent_directly(request):
             dropped.append(request.url)
             raise ConnectionClosedError(endpoint_url=request.url)
 
@@ -197,7 +199,7 @@ def test_body_damaged_on_the_way_is_refused_then_sent_again(storage):
     damaged = []
 
     def damage_direct(request):
-        if is_direct(request):
+        if sent_directly(request):
             damaged.append(request.url)
             request.body = request.body.replace(b"good", b"evil")
 

@@ -311,6 +311,14 @@ def watched_sends(storage, watch):
             http_session.send = outer
 
 
+def sent_directly(request) -> bool:
+    """Whether storages.s3_direct sent ``request`` (its User-Agent says so), not botocore."""
+    from storages.s3_direct import USER_AGENT
+
+    agent = request.headers.get("user-agent") or request.headers.get("User-Agent") or ""
+    return str(agent) == USER_AGENT
+
+
 @contextlib.contextmanager
 def recorded_requests(storage):
     """The S3 operations the storage sends over HTTP, in order (see :func:`watched_sends`)."""
@@ -318,8 +326,7 @@ def recorded_requests(storage):
 
     def record(request):
         operations.append(operation_of(request))
-        agent = request.headers.get("user-agent") or request.headers.get("User-Agent") or ""
-        operations.via.append("direct" if "direct upload" in str(agent) else "botocore")
+        operations.via.append("direct" if sent_directly(request) else "botocore")
 
     with watched_sends(storage, record):
         yield operations
