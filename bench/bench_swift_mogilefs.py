@@ -126,7 +126,7 @@ def mogile_ours(trackers: list[str], domain: str, size: int) -> dict:
 
 
 def mogile_raw(trackers: list[str], domain: str, size: int) -> dict:
-    from storages.mogilefs_client import TrackerClient, http_get, http_put
+    from storages.backends.mogilefs.tracker import TrackerClient, http_get, http_put
 
     base = _hwm_kib()
     client = TrackerClient(domain, trackers)

@@ -6,6 +6,7 @@ class StoragesConfig(AppConfig):
     verbose_name = "Storages"
 
     def ready(self) -> None:
-        from storages import checks, collectstatic_checks, legacy  # noqa: F401 - register checks
+        from storages import checks, legacy  # noqa: F401 - register checks
+        from storages.collectstatic import checks as collectstatic_checks  # noqa: F401
 
         legacy.install()

@@ -27,7 +27,7 @@ from django.utils.encoding import filepath_to_uri
 
 from storages.base import BaseStorage
 from storages.files import ReadFile, SpooledWriteFile, is_write_mode
-from storages.ftp_pool import ConnectionPool, shared_pool
+from storages.pool import ConnectionPool, shared_pool
 from storages.utils import clean_name, safe_join, setting
 
 logger = logging.getLogger("storages")

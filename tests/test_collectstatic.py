@@ -332,7 +332,7 @@ def test_system_check_warns_when_staticfiles_comes_first(collect_env):
 
 
 def test_listing_pages_are_parsed_like_botocore():
-    from storages.backends.s3 import parse_listing
+    from storages.backends.s3.listing import parse_listing
 
     page = (
         b'<?xml version="1.0" encoding="UTF-8"?>'
@@ -355,7 +355,7 @@ def test_listing_pages_are_parsed_like_botocore():
 
 
 def test_an_error_document_in_a_listing_is_an_error_not_an_empty_store():
-    from storages.backends.s3 import parse_listing
+    from storages.backends.s3.listing import parse_listing
 
     error = (
         b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code>'

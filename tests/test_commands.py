@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from storages.filesystem import SafeFileSystemStorage
-from storages.transfer import walk
+from storages.transfer.tree import walk
 
 LOCAL = "storages.filesystem.SafeFileSystemStorage"
 

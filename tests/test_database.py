@@ -337,7 +337,7 @@ class TestDatabaseStorage:
         assert tail == source.read_bytes()[-100:]
 
     def test_postgresql_parts_travel_in_binary(self, kind, make_storage):
-        from storages.database_connections import _BinaryCursor
+        from storages.backends.database.connections import _BinaryCursor
 
         storage = make_storage()
         with storage.connector.binary_cursor() as cursor:
@@ -506,7 +506,7 @@ class TestConfiguration:
             DatabaseStorage(**{option: value})
 
     def test_schema_qualified_table_is_quoted_per_part(self):
-        from storages.database_dialects import dialect_for
+        from storages.backends.database.dialects import dialect_for
 
         assert dialect_for("PostgreSQL").quote("s.t") == '"s"."t"'
         assert dialect_for("MariaDB").quote("s.t") == "`s`.`t`"

@@ -15,7 +15,7 @@ from django.test.client import RequestFactory
 from django.urls import re_path
 
 from storages.backends.mogilefs import MogileFSStorage, serve_mogilefs_file
-from storages.mogilefs_client import (
+from storages.backends.mogilefs.tracker import (
     MogileFSError,
     TrackerClient,
     TrackersUnavailable,
@@ -104,7 +104,7 @@ class TestProtocol:
     def test_size_mismatch_is_refused(self, mogilefs_cluster, domain):
         client = TrackerClient(domain, mogilefs_cluster.trackers)
         fid, dests = client.create_open("sized")
-        from storages.mogilefs_client import http_put
+        from storages.backends.mogilefs.tracker import http_put
 
         http_put(dests[0][1], io.BytesIO(b"abc"), 3, 10)
         with pytest.raises(MogileFSError) as info:

@@ -22,7 +22,7 @@ from django.db import models
 from swiftclient import client as swift_client
 
 from storages.backends.mosso import CloudFilesStorage, SwiftError, cloudfiles_upload_to
-from storages.swift_auth import RACKSPACE_AUTH_URL, SwiftAuthError
+from storages.backends.mosso.auth import RACKSPACE_AUTH_URL, SwiftAuthError
 from tests.concurrency import run_in_threads
 from tests.scenarios import CommonScenarios, NamedSettingsContract, maker
 from tests.servers.process import LOOPBACK, free_port

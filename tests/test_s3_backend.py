@@ -22,16 +22,11 @@ from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.test import override_settings
 
-from storages import s3_signing
-from storages.backends.s3 import (
-    S3ManifestStaticStorage,
-    S3StaticStorage,
-    S3Storage,
-    calling_format_style,
-    header_parameters,
-)
+from storages.backends.s3 import S3ManifestStaticStorage, S3StaticStorage, S3Storage
+from storages.backends.s3 import signing as s3_signing
+from storages.backends.s3.errors import S3StorageError
+from storages.backends.s3.options import calling_format_style, header_parameters
 from storages.backends.s3boto import S3BotoStorage
-from storages.s3_errors import S3StorageError
 from tests.servers.s3 import create_bucket, recorded_requests, start_seaweedfs
 
 MIB = 1024 * 1024

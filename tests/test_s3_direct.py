@@ -1,4 +1,4 @@
-"""storages.s3_direct: small uploads signed here, sent on botocore's HTTP session.
+"""storages.backends.s3.direct: small uploads signed here, sent on botocore's HTTP session.
 
 Against SeaweedFS, which checks every signature, over plain HTTP and over TLS.
 """
@@ -14,10 +14,10 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ConnectionClosedError
 from django.core.files.base import ContentFile
 
-from storages import s3_signing
 from storages.backends.s3 import S3StaticStorage, S3Storage
-from storages.s3_errors import S3StorageError
-from storages.s3_signing import SigV4Signer, UrlBase
+from storages.backends.s3 import signing as s3_signing
+from storages.backends.s3.errors import S3StorageError
+from storages.backends.s3.signing import SigV4Signer, UrlBase
 from tests.servers.ftp import make_certificates
 from tests.servers.s3 import (
     create_bucket,

@@ -291,7 +291,7 @@ def watched_sends(storage, watch):
     """Call ``watch(request)`` before each HTTP request the storage sends.
 
     Hooked on its client's HTTP session, where botocore's requests and
-    storages.s3_direct's uploads both pass; ``watch`` may raise to fail a request.
+    storages.backends.s3.direct's uploads both pass; ``watch`` may raise to fail a request.
     """
     http_session = storage.connection._endpoint.http_session
     send = http_session.send
@@ -312,8 +312,8 @@ def watched_sends(storage, watch):
 
 
 def sent_directly(request) -> bool:
-    """Whether storages.s3_direct sent ``request`` (its User-Agent says so), not botocore."""
-    from storages.s3_direct import USER_AGENT
+    """Whether our s3.direct sent ``request`` (its User-Agent says so), not botocore."""
+    from storages.backends.s3.direct import USER_AGENT
 
     agent = request.headers.get("user-agent") or request.headers.get("User-Agent") or ""
     return str(agent) == USER_AGENT

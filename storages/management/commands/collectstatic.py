@@ -16,8 +16,8 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.management.base import CommandError
 from django.utils.functional import empty
 
-from storages.collectstatic import DEFAULT_WORKERS, Collector
-from storages.transfer_cli import ProgressLine
+from storages.collectstatic.collector import DEFAULT_WORKERS, Collector
+from storages.transfer.cli import ProgressLine
 from storages.utils import setting
 
 

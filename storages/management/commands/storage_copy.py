@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from storages.transfer import copy_tree, delete_names, extraneous, human_size, walk
-from storages.transfer_cli import (
+from storages.transfer.cli import (
     EXIT_FAILURES,
     EXIT_USAGE,
     ProgressLine,
     add_storage_argument,
     storage_from,
 )
+from storages.transfer.tree import copy_tree, delete_names, extraneous, human_size, walk
 
 
 class Command(BaseCommand):

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from storages.transfer import walk
-from storages.transfer_cli import add_storage_argument, storage_from
+from storages.transfer.cli import add_storage_argument, storage_from
+from storages.transfer.tree import walk
 
 
 class Command(BaseCommand):

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from storages.transfer import compare
-from storages.transfer_cli import EXIT_FAILURES, add_storage_argument, storage_from
+from storages.transfer.cli import EXIT_FAILURES, add_storage_argument, storage_from
+from storages.transfer.tree import compare
 
 
 class Command(BaseCommand):

@@ -31,7 +31,7 @@ def describe(storage) -> str:
         where = f"s3://{storage.bucket_name}/{storage.location} at {storage.endpoint_url}"
     else:
         where = storage.location
-    return f"{type(storage).__module__}.{type(storage).__name__} ({where})"
+    return f"{storage.deconstruct()[0]} ({where})"  # the public path, as in settings
 
 
 class Command(BaseCommand):

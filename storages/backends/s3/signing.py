@@ -6,7 +6,7 @@ thumbnails can afford. The storage asks botocore once, for a probe key, to learn
 the scheme, host and path prefix it would use (addressing style, region,
 custom endpoint, FIPS, dual-stack are all botocore's decision), then builds
 each URL from that base and signs it with Signature Version 4 (query
-parameters for URLs, an ``Authorization`` header for storages.s3_direct's
+parameters for URLs, an ``Authorization`` header for storages.backends.s3.direct's
 uploads), reusing the day's derived signing key.
 """
 

@@ -30,9 +30,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone as dj_timezone
 from django.utils.deconstruct import deconstructible
 
+from storages.backends.mosso.auth import RACKSPACE_AUTH_URL, Authenticator, SwiftAuthError
 from storages.base import BaseStorage, SettingSpec
 from storages.files import ChunkReader, ReadFile, Source, SpooledWriteFile, Window
-from storages.swift_auth import RACKSPACE_AUTH_URL, Authenticator, SwiftAuthError
 from storages.utils import require, safe_join
 
 swiftclient = require("swiftclient", "swift")
@@ -103,7 +103,7 @@ class _Connection(swiftclient.Connection):
         return auth.storage_url, auth.token
 
 
-@deconstructible
+@deconstructible(path="storages.backends.mosso.CloudFilesStorage")
 class CloudFilesStorage(BaseStorage):
     """Files as objects in one Swift container (Rackspace Cloud Files by default)."""
 

@@ -22,13 +22,13 @@ from typing import IO, TYPE_CHECKING, Any
 
 from django.core.files import File
 
+from storages.backends.s3.errors import S3PreconditionFailed, s3_errors
+from storages.backends.s3.transfer import abort_multipart
 from storages.files import SeekableReader
-from storages.s3_errors import S3PreconditionFailed, s3_errors
-from storages.s3_transfer import abort_multipart
 from storages.utils import DEFAULT_CHUNK_SIZE
 
 if TYPE_CHECKING:
-    from storages.s3_direct import DirectPut
+    from storages.backends.s3.direct import DirectPut
 
 # 256 KiB reads: exactly 1 MiB ones cost more here (measured 480-600 vs 730-750 MiB/s).
 CHUNK_SIZE = DEFAULT_CHUNK_SIZE

@@ -28,7 +28,7 @@ import threading
 from typing import Any
 
 from storages import __version__
-from storages.s3_signing import ALGORITHM, PROBE_KEY, SigV4Signer, UrlBase
+from storages.backends.s3.signing import ALGORITHM, PROBE_KEY, SigV4Signer, UrlBase
 
 logger = logging.getLogger("storages.s3")
 

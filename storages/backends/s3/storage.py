@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime
 import mimetypes
 import os
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
@@ -30,10 +29,9 @@ from django.core.files.utils import validate_file_name
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
-from storages.base import BaseStorage, SettingSpec
-from storages.s3_direct import DirectPut
-from storages.s3_errors import S3PreconditionFailed, S3StorageError, s3_errors
-from storages.s3_files import (
+from storages.backends.s3.direct import DirectPut
+from storages.backends.s3.errors import S3PreconditionFailed, S3StorageError, s3_errors
+from storages.backends.s3.files import (
     UNCOMPRESSED_SIZE,
     GzipStream,
     S3File,
@@ -41,32 +39,25 @@ from storages.s3_files import (
     S3Writer,
     stored_size,
 )
-from storages.s3_signing import PROBE_KEY, SigV4Signer, UrlBase, cloudfront_signer, quote_key
-from storages.s3_transfer import TransferSettings, upload
-from storages.utils import clean_name, require, safe_join
-
-MIB = 1024 * 1024
-
-DEFAULT_GZIP_CONTENT_TYPES = (
-    "text/css",
-    "text/javascript",
-    "application/javascript",
-    "application/x-javascript",
-    "image/svg+xml",
+from storages.backends.s3.listing import Entry, list_objects
+from storages.backends.s3.options import (
+    CHECKSUM_MODES,
+    DEFAULT_GZIP_CONTENT_TYPES,
+    calling_format_style,
+    header_parameters,
 )
-
-#: Old ``AWS_CALLING_FORMAT`` values (boto 2 class names, S3.py constants) -> addressing style.
-CALLING_FORMATS = {
-    "subdomain": "virtual",
-    "vhost": "virtual",
-    "vanity": "virtual",
-    "path": "path",
-    "ordinary": "path",
-}
-#: The 2006 ``S3.CallingFormat`` constants.
-NUMERIC_CALLING_FORMATS = {1: "path", 2: "virtual", 3: "virtual"}
-
-CHECKSUM_MODES = ("when_supported", "when_required")
+from storages.backends.s3.transfer import (
+    MIB,
+    TransferSettings,
+    is_seekable,
+    rewound,
+    size_of,
+    spooled_copy,
+    upload,
+)
+from storages.backends.s3.urls import S3Urls, plain_urls
+from storages.base import BaseStorage, SettingSpec
+from storages.utils import clean_name, require, safe_join
 
 # One lock guards client creation for every storage: creation is rare and a
 # lock object would not pickle.
@@ -76,48 +67,10 @@ DELETE_BATCH = 1000
 # ``Storage.save()`` passes ``max_length`` to ``get_available_name`` only; a save
 # that loses a race needs it again to pick the next name.
 _pending = threading.local()
-# Set while the manifest storage rewrites references inside CSS/JS: those must be
-# plain addresses, never signed (expiring) URLs.
-_plain_urls = threading.local()
 
 
-def calling_format_style(value: Any) -> tuple[str, bool]:
-    """``(addressing style, bucket is its own host)`` for an old calling format."""
-    if isinstance(value, int) and value in NUMERIC_CALLING_FORMATS:
-        return NUMERIC_CALLING_FORMATS[value], value == 3
-    text = getattr(value, "__name__", None) or type(value).__name__
-    if isinstance(value, str):
-        text = value
-    word = text.rsplit(".", 1)[-1].lower().removesuffix("callingformat") or text.lower()
-    if word not in CALLING_FORMATS:
-        raise ImproperlyConfigured(
-            f"AWS_CALLING_FORMAT {value!r} is not one of: subdomain, path (ordinary), vhost"
-        )
-    return CALLING_FORMATS[word], word in ("vhost", "vanity")
-
-
-def header_parameters(headers: dict[str, Any]) -> dict[str, Any]:
-    """HTTP header names (``Cache-Control``, ``x-amz-meta-a``) -> boto3 object parameters."""
-    params: dict[str, Any] = {}
-    metadata: dict[str, str] = {}
-    for header, value in (headers or {}).items():
-        lower = header.lower()
-        if lower.startswith("x-amz-meta-"):
-            metadata[lower[len("x-amz-meta-") :]] = str(value)
-        elif lower == "x-amz-acl":
-            params["ACL"] = value
-        elif "-" in header or header.islower():
-            words = lower.removeprefix("x-amz-").split("-")
-            params["".join(word.capitalize() for word in words)] = value
-        else:
-            params[header] = value  # already a boto3 name, such as "CacheControl"
-    if metadata:
-        params["Metadata"] = metadata
-    return params
-
-
-@deconstructible
-class S3Storage(BaseStorage):
+@deconstructible(path="storages.backends.s3.S3Storage")
+class S3Storage(S3Urls, BaseStorage):
     """Files as objects in an S3 bucket."""
 
     secret_options: ClassVar[tuple[str, ...]] = ("secret_key", "security_token", "cloudfront_key")
@@ -301,15 +254,15 @@ class S3Storage(BaseStorage):
     def _save(self, name: str, content: Any) -> str:
         name = clean_name(name)
         conditional = not self.file_overwrite and self.conditional_writes
-        if conditional and not _seekable(content):
-            content = _spooled_copy(content, self.max_memory_size)
+        if conditional and not is_seekable(content):
+            content = spooled_copy(content, self.max_memory_size)
         while True:
             key = self._key(name)
             params = self._upload_parameters(name, content)
-            stream = _rewound(content)
+            stream = rewound(content)
             if self._should_gzip(params):
                 params["ContentEncoding"] = "gzip"
-                params.setdefault("Metadata", {})[UNCOMPRESSED_SIZE] = str(_size_of(content))
+                params.setdefault("Metadata", {})[UNCOMPRESSED_SIZE] = str(size_of(content))
                 stream = GzipStream(stream)
             try:
                 with self._errors(key, "save"):
@@ -431,48 +384,13 @@ class S3Storage(BaseStorage):
 
     # --- beyond Django's API ---------------------------------------------
 
-    def list_stored(self) -> Iterator[tuple[str, int, datetime.datetime, str]]:
+    def list_stored(self) -> Iterator[Entry]:
         """``(name, size, modified, etag)`` of every file, from one paginated listing.
 
         Used by collectstatic to find unchanged files without a request per file.
-        The listing pages are parsed here (botocore's parser costs ~0.2 ms per entry).
         """
         prefix = f"{self.location}/" if self.location else ""
-        client = self.connection
-        # First: botocore's own first handler would otherwise parse each page once more,
-        # looking for an error document inside a 200 (parse_listing refuses those itself).
-        client.meta.events.register_first(
-            "before-parse.s3.ListObjectsV2", _keep_listing_body, unique_id="storages-listing"
-        )
-        token = None
-        while True:
-            params: dict[str, Any] = {
-                "Bucket": self.bucket_name,
-                "Prefix": prefix,
-                "EncodingType": "url",
-            }
-            if token:
-                params["ContinuationToken"] = token
-            _raw_listing.bodies = bodies = []
-            try:
-                with self._errors(prefix, "list"):
-                    answer = client.list_objects_v2(**params)
-            finally:
-                _raw_listing.bodies = None
-            if bodies:
-                entries, token = parse_listing(bodies[-1])
-            else:  # the hook did not run: botocore parsed the page
-                entries = [
-                    (e["Key"], e["Size"], e["LastModified"], e.get("ETag", ""))
-                    for e in answer.get("Contents", ())
-                ]
-                token = answer.get("NextContinuationToken") if answer.get("IsTruncated") else None
-            for key, size, modified, etag in entries:
-                name = key[len(prefix) :]
-                if name and not name.endswith("/"):
-                    yield name, size, modified, etag
-            if not token:
-                return
+        return list_objects(self.connection, self.bucket_name, prefix, self._errors)
 
     def stores_verbatim(self, name: str) -> bool:
         """Whether ``name`` is stored byte for byte (not gzipped), so its ETag is comparable."""
@@ -504,56 +422,8 @@ class S3Storage(BaseStorage):
         self.delete(source)
         return target
 
-    # --- URLs ------------------------------------------------------------
-
-    def _base(self) -> UrlBase:
-        base = self.__dict__.get("_url_base")
-        if base is None:
-            base = UrlBase(self._probe_url())
-            self.__dict__["_url_base"] = base
-        return base
-
-    def _probe_url(self) -> str:
-        from botocore.exceptions import NoCredentialsError
-
-        params = {"Bucket": self.bucket_name, "Key": PROBE_KEY}
-        try:
-            return self.connection.generate_presigned_url("get_object", Params=params)
-        except NoCredentialsError:
-            # Public buckets without credentials: only the address is wanted.
-            from botocore import UNSIGNED
-            from botocore.config import Config
-
-            unsigned = self._make_session().client(
-                "s3",
-                region_name=self.region_name,
-                endpoint_url=self.endpoint_url,
-                use_ssl=self.use_ssl,
-                config=self._make_config().merge(Config(signature_version=UNSIGNED)),
-            )
-            return unsigned.generate_presigned_url("get_object", Params=params)
-
-    def _fast_presigner(self) -> SigV4Signer | None:
-        presigner = self.__dict__.get("_presigner", False)
-        if presigner is False:
-            presigner = None
-            from urllib.parse import parse_qs, urlsplit
-
-            query = parse_qs(urlsplit(self._probe_url()).query)
-            credential = query.get("X-Amz-Credential", [""])[0].split("/")
-            session = self.__dict__.get("_session")
-            if (
-                query.get("X-Amz-Algorithm") == ["AWS4-HMAC-SHA256"]
-                and len(credential) == 5
-                and session is not None
-                and session.get_credentials() is not None
-            ):
-                presigner = SigV4Signer(self._base(), credential[2], session.get_credentials())
-            self.__dict__["_presigner"] = presigner
-        return presigner
-
     def _direct_put(self) -> DirectPut | None:
-        """Signs small uploads itself (storages.s3_direct), unless turned off or unsuited."""
+        """Signs small uploads itself (``s3.direct``), unless turned off or unsuited."""
         direct = self.__dict__.get("_direct", False)
         if direct is False:
             client = self.connection
@@ -567,93 +437,8 @@ class S3Storage(BaseStorage):
                     self.__dict__["_direct"] = direct
         return direct
 
-    def url(
-        self,
-        name: str,
-        parameters: dict[str, Any] | None = None,
-        expire: int | None = None,
-        http_method: str | None = None,
-    ) -> str:
-        key = self._key(name)
-        expire = self.querystring_expire if expire is None else expire
-        domain = self.custom_domain or (self.bucket_name if self._bucket_is_host else None)
-        plain = getattr(_plain_urls, "active", False)
-        if domain:
-            url = f"{self.url_protocol}//{domain}/{quote_key(key)}"
-            if self.cloudfront_key_id and self.cloudfront_key and not plain:
-                return self._cloudfront_url(url, expire)
-            return url
-        if plain or not (self.querystring_auth or parameters or http_method):
-            return self._base().url(key)
-        if not (parameters or http_method):
-            presigner = self._fast_presigner()
-            if presigner is not None:
-                return presigner.presign_get(key, expire)
-        params = {"Bucket": self.bucket_name, "Key": key, **(parameters or {})}
-        with self._errors(key, "sign a URL for"):
-            return self.connection.generate_presigned_url(
-                "get_object", Params=params, ExpiresIn=expire, HttpMethod=http_method
-            )
 
-    def _cloudfront_url(self, url: str, expire: int) -> str:
-        signer = self.__dict__.get("_cloudfront")
-        if signer is None:
-            signer = cloudfront_signer(self.cloudfront_key_id, self.cloudfront_key)
-            self.__dict__["_cloudfront"] = signer
-        until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=expire)
-        return signer.generate_presigned_url(url, date_less_than=until)
-
-    def presigned_upload_url(
-        self, name: str, *, expire: int | None = None, content_type: str | None = None
-    ) -> str:
-        """A URL a browser can ``PUT`` the file's bytes to (for direct uploads).
-
-        The caller chooses the name: pass it through ``get_alternative_name`` or
-        a UUID first. A ``content_type`` given here must be sent as the upload's
-        ``Content-Type`` header.
-        """
-        key = self._key(name)
-        params: dict[str, Any] = {"Bucket": self.bucket_name, "Key": key}
-        if content_type:
-            params["ContentType"] = content_type
-        if self.default_acl:
-            params["ACL"] = self.default_acl
-        with self._errors(key, "sign an upload URL for"):
-            return self.connection.generate_presigned_url(
-                "put_object",
-                Params=params,
-                ExpiresIn=self.querystring_expire if expire is None else expire,
-            )
-
-    def presigned_post(
-        self,
-        name: str,
-        *,
-        expire: int | None = None,
-        max_size: int | None = None,
-        fields: dict[str, Any] | None = None,
-        conditions: list[Any] | None = None,
-    ) -> dict[str, Any]:
-        """``{"url": ..., "fields": {...}}`` for an HTML form ``POST`` upload (policy)."""
-        key = self._key(name)
-        fields = dict(fields or {})
-        conditions = list(conditions or [])
-        if self.default_acl:
-            fields.setdefault("acl", self.default_acl)
-            conditions.append({"acl": fields["acl"]})
-        if max_size is not None:
-            conditions.append(["content-length-range", 0, int(max_size)])
-        with self._errors(key, "sign an upload form for"):
-            return self.connection.generate_presigned_post(
-                self.bucket_name,
-                key,
-                Fields=fields,
-                Conditions=conditions,
-                ExpiresIn=self.querystring_expire if expire is None else expire,
-            )
-
-
-@deconstructible
+@deconstructible(path="storages.backends.s3.S3StaticStorage")
 class S3StaticStorage(S3Storage):
     """For static files: plain (unsigned) URLs and replacing saves by default."""
 
@@ -667,100 +452,11 @@ class S3StaticStorage(S3Storage):
         return spec
 
 
-@deconstructible
+@deconstructible(path="storages.backends.s3.S3ManifestStaticStorage")
 class S3ManifestStaticStorage(ManifestFilesMixin, S3StaticStorage):
     """Static files with content hashes in their names (``ManifestStaticFilesStorage``)."""
 
     def _url(self, hashed_name_func: Any, name: str, force: bool = False, **kwargs: Any) -> str:
         # force=True is post-processing computing the names written into files.
-        previous = getattr(_plain_urls, "active", False)
-        _plain_urls.active = previous or force
-        try:
+        with plain_urls(force):
             return super()._url(hashed_name_func, name, force, **kwargs)
-        finally:
-            _plain_urls.active = previous
-
-
-_raw_listing = threading.local()
-_EMPTY_LISTING = (
-    b'<?xml version="1.0" encoding="UTF-8"?>'
-    b'<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"></ListBucketResult>'
-)
-
-
-def _keep_listing_body(response_dict: dict[str, Any], **kwargs: Any) -> None:
-    """Take a listing page's XML away from botocore's (slow) parser for list_stored()."""
-    bodies = getattr(_raw_listing, "bodies", None)
-    if bodies is not None and response_dict.get("status_code") == 200:
-        bodies.append(response_dict["body"])
-        response_dict["body"] = _EMPTY_LISTING
-
-
-def parse_listing(body: bytes) -> tuple[list[tuple[str, int, datetime.datetime, str]], str | None]:
-    """A ListObjectsV2 page: ``([(key, size, modified, etag)], next continuation token)``."""
-    from urllib.parse import unquote_plus
-    from xml.etree import ElementTree
-
-    root = ElementTree.fromstring(body)  # noqa: S314 - the S3 server we talk to, as botocore
-    if root.tag.rpartition("}")[2] != "ListBucketResult":
-        # An error document inside a 200 answer: never read as an empty listing.
-        raise OSError(
-            f"S3 answered a listing with {root.findtext('Code') or root.tag!r}: "
-            f"{root.findtext('Message') or ''}"
-        )
-    fields: dict[str, str] = {}
-    entries = []
-    for child in root:
-        tag = child.tag.rpartition("}")[2]
-        if tag != "Contents":
-            fields[tag] = child.text or ""
-            continue
-        entry = {item.tag.rpartition("}")[2]: item.text or "" for item in child}
-        modified = datetime.datetime.fromisoformat(entry["LastModified"].replace("Z", "+00:00"))
-        entries.append((entry["Key"], int(entry["Size"]), modified, entry.get("ETag", "")))
-    if fields.get("EncodingType") == "url":
-        entries = [(unquote_plus(key), *rest) for key, *rest in entries]
-    truncated = fields.get("IsTruncated", "false").lower() == "true"
-    return entries, (fields.get("NextContinuationToken") or None) if truncated else None
-
-
-def _seekable(content: Any) -> bool:
-    seekable = getattr(content, "seekable", None)
-    if callable(seekable):
-        try:
-            return bool(seekable())
-        except (OSError, ValueError):
-            return False
-    inner = getattr(content, "file", None)
-    return inner is not None and inner is not content and _seekable(inner)
-
-
-def _rewound(content: Any) -> Any:
-    if _seekable(content):
-        content.seek(0)
-    return content
-
-
-def _spooled_copy(content: Any, max_memory_size: int) -> Any:
-    """Copy a one-pass stream to a spooled temporary file so a retry can re-read it."""
-    from django.core.files import File
-
-    spool = tempfile.SpooledTemporaryFile(max_size=max_memory_size or 8 * MIB)  # noqa: SIM115 - returned open
-    for chunk in content.chunks() if hasattr(content, "chunks") else iter(content.read, b""):
-        spool.write(chunk.encode() if isinstance(chunk, str) else chunk)
-    spool.seek(0)
-    copied = File(spool, getattr(content, "name", None))
-    if getattr(content, "content_type", None):
-        copied.content_type = content.content_type
-    return copied
-
-
-def _size_of(content: Any) -> int:
-    size = getattr(content, "size", None)
-    if size is not None:
-        return int(size)
-    position = content.tell()
-    content.seek(0, os.SEEK_END)
-    size = content.tell()
-    content.seek(position)
-    return size

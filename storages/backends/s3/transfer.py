@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
+from django.core.files import File
+
 if TYPE_CHECKING:
-    from storages.s3_direct import DirectPut
+    from storages.backends.s3.direct import DirectPut
 
 logger = logging.getLogger("storages.s3")
 
@@ -196,3 +200,49 @@ def abort_multipart(client: Any, bucket: str, key: str, upload_id: str) -> None:
             key,
             type(exc).__name__,
         )
+
+
+# --- content handed to save() ------------------------------------------
+
+
+def is_seekable(content: Any) -> bool:
+    """Whether ``content`` (or the file a Django ``File`` wraps) can seek back."""
+    seekable = getattr(content, "seekable", None)
+    if callable(seekable):
+        try:
+            return bool(seekable())
+        except (OSError, ValueError):
+            return False
+    inner = getattr(content, "file", None)
+    return inner is not None and inner is not content and is_seekable(inner)
+
+
+def rewound(content: Any) -> Any:
+    """``content`` at its start, for a retry, where it can seek."""
+    if is_seekable(content):
+        content.seek(0)
+    return content
+
+
+def spooled_copy(content: Any, max_memory_size: int) -> Any:
+    """Copy a one-pass stream to a spooled temporary file so a retry can re-read it."""
+    spool = tempfile.SpooledTemporaryFile(max_size=max_memory_size or 8 * MIB)  # noqa: SIM115 - returned open
+    for chunk in content.chunks() if hasattr(content, "chunks") else iter(content.read, b""):
+        spool.write(chunk.encode() if isinstance(chunk, str) else chunk)
+    spool.seek(0)
+    copied = File(spool, getattr(content, "name", None))
+    if getattr(content, "content_type", None):
+        copied.content_type = content.content_type
+    return copied
+
+
+def size_of(content: Any) -> int:
+    """The byte size of seekable ``content`` (its ``size`` where it has one)."""
+    size = getattr(content, "size", None)
+    if size is not None:
+        return int(size)
+    position = content.tell()
+    content.seek(0, os.SEEK_END)
+    size = content.tell()
+    content.seek(position)
+    return size

@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage
 from django.core.management.base import BaseCommand, CommandError
 
-from storages.transfer import Progress, human_size, parse_options, resolve_storage
+from storages.transfer.tree import Progress, human_size, parse_options, resolve_storage
 
 #: Exit codes scripts can rely on.
 EXIT_OK = 0

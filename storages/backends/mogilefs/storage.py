@@ -26,9 +26,7 @@ from django.utils import timezone as dj_timezone
 from django.utils.deconstruct import deconstructible
 from django.utils.encoding import filepath_to_uri
 
-from storages.base import BaseStorage, SettingSpec
-from storages.files import ChunkReader, ReadFile, Source, SpooledWriteFile
-from storages.mogilefs_client import (
+from storages.backends.mogilefs.tracker import (
     KeyExists,
     MogileFSError,
     TrackerClient,
@@ -37,6 +35,8 @@ from storages.mogilefs_client import (
     http_head,
     http_put,
 )
+from storages.base import BaseStorage, SettingSpec
+from storages.files import ChunkReader, ReadFile, Source, SpooledWriteFile
 from storages.utils import safe_join, split_listing
 
 __all__ = ["MogileFSError", "MogileFSStorage", "serve_mogilefs_file"]
@@ -47,7 +47,7 @@ UPLOAD_PREFIX = ".storages-upload/"
 _client_lock = threading.Lock()
 
 
-@deconstructible
+@deconstructible(path="storages.backends.mogilefs.MogileFSStorage")
 class MogileFSStorage(BaseStorage):
     """Files as keys of a MogileFS domain."""
 

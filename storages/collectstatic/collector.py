@@ -31,7 +31,7 @@ from django.core.files import File
 from django.core.files.storage import Storage
 from django.core.management.base import CommandError
 
-from storages.collectstatic_plan import (
+from storages.collectstatic.plan import (
     Source,
     Stored,
     hash_while,
@@ -41,13 +41,13 @@ from storages.collectstatic_plan import (
     source_from_storage,
     unchanged,
 )
-from storages.collectstatic_staging import (
+from storages.collectstatic.staging import (
     is_hashing,
     stage_file,
     staged_names,
     staging_storage,
 )
-from storages.transfer import Progress
+from storages.transfer.tree import Progress
 
 logger = logging.getLogger("storages.collectstatic")
 

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.deconstruct import deconstructible
 
-from storages import ftp_client
+from storages.backends.ftp import client as ftp_client
 from storages.base import MASK, SettingSpec
 from storages.files import SeekableReader
 from storages.remote_tree import PoolRecipe, RemoteTreeStorage
@@ -51,7 +51,7 @@ def _reply(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-@deconstructible
+@deconstructible(path="storages.backends.ftp.FTPStorage")
 class FTPStorage(RemoteTreeStorage):
     cleanup_errors = (*ftplib.all_errors, ValueError)
 

@@ -21,11 +21,11 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.utils.deconstruct import deconstructible
 
-from storages import sftp_client
+from storages.backends.sftp import client as sftp_client
+from storages.backends.sftp.client import HostKeyError, SFTPStorageError, mask_params
 from storages.base import SettingSpec
 from storages.files import SeekableReader
 from storages.remote_tree import PoolRecipe, RemoteTreeStorage
-from storages.sftp_client import HostKeyError, SFTPStorageError, mask_params
 from storages.utils import content_chunks
 
 __all__ = ["HostKeyError", "SFTPStorage", "SFTPStorageError"]
@@ -42,7 +42,7 @@ def _missing(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno == errno.ENOENT
 
 
-@deconstructible
+@deconstructible(path="storages.backends.sftp.SFTPStorage")
 class SFTPStorage(RemoteTreeStorage):
     transient_attributes = (*RemoteTreeStorage.transient_attributes, "_prompted_password")
     required_options = ("host",)

@@ -1,0 +1,68 @@
+"""S3 option values as the original settings wrote them, turned into boto3's terms.
+
+``AWS_CALLING_FORMAT`` (boto 2 class names, the 2006 ``S3.py`` constants) becomes
+an addressing style; ``AWS_HEADERS`` (HTTP header names) becomes boto3 object
+parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+DEFAULT_GZIP_CONTENT_TYPES = (
+    "text/css",
+    "text/javascript",
+    "application/javascript",
+    "application/x-javascript",
+    "image/svg+xml",
+)
+
+#: Old ``AWS_CALLING_FORMAT`` values (boto 2 class names, S3.py constants) -> addressing style.
+CALLING_FORMATS = {
+    "subdomain": "virtual",
+    "vhost": "virtual",
+    "vanity": "virtual",
+    "path": "path",
+    "ordinary": "path",
+}
+#: The 2006 ``S3.CallingFormat`` constants.
+NUMERIC_CALLING_FORMATS = {1: "path", 2: "virtual", 3: "virtual"}
+
+CHECKSUM_MODES = ("when_supported", "when_required")
+
+
+def calling_format_style(value: Any) -> tuple[str, bool]:
+    """``(addressing style, bucket is its own host)`` for an old calling format."""
+    if isinstance(value, int) and value in NUMERIC_CALLING_FORMATS:
+        return NUMERIC_CALLING_FORMATS[value], value == 3
+    text = getattr(value, "__name__", None) or type(value).__name__
+    if isinstance(value, str):
+        text = value
+    word = text.rsplit(".", 1)[-1].lower().removesuffix("callingformat") or text.lower()
+    if word not in CALLING_FORMATS:
+        raise ImproperlyConfigured(
+            f"AWS_CALLING_FORMAT {value!r} is not one of: subdomain, path (ordinary), vhost"
+        )
+    return CALLING_FORMATS[word], word in ("vhost", "vanity")
+
+
+def header_parameters(headers: dict[str, Any]) -> dict[str, Any]:
+    """HTTP header names (``Cache-Control``, ``x-amz-meta-a``) -> boto3 object parameters."""
+    params: dict[str, Any] = {}
+    metadata: dict[str, str] = {}
+    for header, value in (headers or {}).items():
+        lower = header.lower()
+        if lower.startswith("x-amz-meta-"):
+            metadata[lower[len("x-amz-meta-") :]] = str(value)
+        elif lower == "x-amz-acl":
+            params["ACL"] = value
+        elif "-" in header or header.islower():
+            words = lower.removeprefix("x-amz-").split("-")
+            params["".join(word.capitalize() for word in words)] = value
+        else:
+            params[header] = value  # already a boto3 name, such as "CacheControl"
+    if metadata:
+        params["Metadata"] = metadata
+    return params
