@@ -229,7 +229,7 @@ def test_clear_and_ignore(collect_env, seaweedfs_server):
     with configure():
         run()
         staticfiles_storage.save("stale/old.css", io.BytesIO(b"old"))
-        out, _, requests = run("--clear", "--ignore", "drafts", verbosity=1)
+        out, _, requests = run("--clear", "--ignore", "drafts", verbosity=2)
         assert "Deleting 'stale/old.css'" in out
         assert "4 static files copied." in out
         expected = [name for name in COLLECTED if not name.startswith("drafts/")]

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
+import django
 from django.contrib.staticfiles.finders import get_finders
 from django.contrib.staticfiles.storage import ManifestFilesMixin
 from django.core.files import File
@@ -52,6 +53,10 @@ from storages.transfer.tree import Progress
 logger = logging.getLogger("storages.collectstatic")
 
 DEFAULT_WORKERS = 16
+# Django 6.0 reports deletions and name conflicts in its summary, and logs each
+# deletion and conflict at verbosity 2 (1 before).
+REPORTS_DELETIONS = django.VERSION >= (6, 0)
+PER_FILE_LEVEL = 2 if REPORTS_DELETIONS else 1
 
 
 def overwrites(storage: Storage) -> bool:
@@ -83,6 +88,9 @@ class Collector:
         self.copied: list[str] = []
         self.unmodified: list[str] = []
         self.post_processed: list[str] = []
+        # Django 6's command keeps these lists itself (its clear_dir appends to one).
+        self.skipped: list[str] = getattr(command, "skipped_files", [])
+        self.deleted: list[str] = getattr(command, "deleted_files", [])
         self._lock = threading.Lock()
 
     def log(self, message: str, level: int = 2) -> None:
@@ -121,11 +129,14 @@ class Collector:
                 self.publish(sources, remote)
                 if self.command.post_process and hasattr(self.target, "post_process"):
                     self.django_post_process(found)
-        return {
+        summary = {
             "modified": self.copied,
             "unmodified": self.unmodified,
             "post_processed": self.post_processed,
         }
+        if REPORTS_DELETIONS:  # what Django's own collect() returns on this version
+            summary.update(skipped=self.skipped, deleted=self.deleted)
+        return summary
 
     def gather(self) -> dict[str, tuple[Storage, str]]:
         """Django's discovery: every finder, first file found for a name wins."""
@@ -138,11 +149,12 @@ class Collector:
                 if name not in found:
                     found[name] = (storage, path)
                 else:
+                    self.skipped.append(name)
                     self.log(
                         f"Found another file with the destination path '{name}'. It will be "
                         "ignored since only the first encountered file is collected. If this "
                         "is not what you want, make sure every static file has a unique path.",
-                        level=1,
+                        level=PER_FILE_LEVEL,
                     )
         return found
 
@@ -153,20 +165,32 @@ class Collector:
         names = sorted(remote)
         if self.dry_run:
             for name in names:
-                self.log(f"Pretending to delete '{name}'", level=1)
+                self.log(f"Pretending to delete '{name}'", level=PER_FILE_LEVEL)
+            self.deleted.extend(names)
             return {}
         delete_many = getattr(self.target, "delete_many", None)
         if delete_many is None:
             self._parallel(names, self._delete)
-            return {}
-        for name in names:
-            self.log(f"Deleting '{name}'", level=1)
-        delete_many(names)  # a request per many files, where the store has one
+        else:
+            for name in names:
+                self.log(f"Deleting '{name}'", level=PER_FILE_LEVEL)
+            delete_many(names)  # a request per many files, where the store has one
+        self.deleted.extend(names)  # every call above raises unless all went
         return {}
 
     def _delete(self, name: str) -> None:
-        self.log(f"Deleting '{name}'", level=1)
+        self.log(f"Deleting '{name}'", level=PER_FILE_LEVEL)
         self.target.delete(name)
+
+    def post_processing_failed(self, original: str, error: Exception) -> None:
+        """Report and raise as Django's command does on this version."""
+        self.command.stderr.write(f"Post-processing '{original}' failed!")
+        self.command.stderr.write()
+        if django.VERSION < (6, 1):
+            raise error
+        # Django 6.1 raises a CommandError carrying the exception's notes.
+        message = "\n".join([str(error), *getattr(error, "__notes__", ())])
+        raise CommandError(message) from error
 
     # --- hashing storages ---------------------------------------------------------
 
@@ -178,9 +202,7 @@ class Collector:
         hashed_by_original: dict[str, str] = {}
         for original, hashed, processed in staging.post_process(found, dry_run=False):
             if isinstance(processed, Exception):
-                self.command.stderr.write(f"Post-processing '{original}' failed!")
-                self.command.stderr.write()
-                raise processed  # nothing was uploaded yet
+                self.post_processing_failed(original, processed)  # nothing was uploaded yet
             if processed:
                 self.log(f"Post-processed '{original}' as '{hashed}'", level=2)
                 hashed_by_original[original] = hashed
@@ -241,9 +263,7 @@ class Collector:
             found, dry_run=self.dry_run
         ):
             if isinstance(processed, Exception):
-                self.command.stderr.write(f"Post-processing '{original}' failed!")
-                self.command.stderr.write()
-                raise processed
+                self.post_processing_failed(original, processed)
             if processed:
                 self.log(f"Post-processed '{original}' as '{processed_path}'", level=2)
                 self.post_processed.append(original)

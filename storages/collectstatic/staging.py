@@ -55,7 +55,9 @@ def staging_class(storage_cls: type) -> type:
     if cls is None:
         namespace = {name: _delegate(name) for name in LOCAL_OPERATIONS}
         namespace["__module__"] = __name__
-        cls = type(f"Staging{storage_cls.__name__}", (storage_cls,), namespace)
+        # The user's class name: it shows in error messages (a failed post-process).
+        namespace["__qualname__"] = storage_cls.__qualname__
+        cls = type(storage_cls.__name__, (storage_cls,), namespace)
         _classes[storage_cls] = cls
     return cls
 
