@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import copy
 import datetime
+import gc
 import os
 import pickle
+import sys
 import threading
 
 import django
@@ -181,6 +183,27 @@ class StorageContract:
         revived = pickle.loads(pickle.dumps(storage))
         assert revived.exists(obj.normal.name)
         assert revived.open(obj.normal.name).read() == self.sample(b"content")
+
+    def test_file_left_open_is_finalized_quietly(
+        self, storage, backend_settings, settings, monkeypatch
+    ):
+        # A file the code forgot to close is closed by the garbage collector, maybe
+        # after the settings it was opened under are gone: that must never raise.
+        for setting_name in backend_settings:
+            if hasattr(settings, setting_name):
+                delattr(settings, setting_name)  # absent below the override that follows
+        with override_settings(**backend_settings):
+            name = self.save(storage, "left-open.bin", os.urandom(300_000))
+            closed_late, dropped = storage.open(name, "rb"), storage.open(name, "rb")
+            closed_late.read(10)
+            dropped.read(10)
+        # Leaving the override took the settings away, as the end of a test session does.
+        closed_late.close()  # what the finalizer does (Python < 3.13 hides its errors)
+        unraisable: list = []
+        monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+        del dropped
+        gc.collect()
+        assert [str(report.exc_value) for report in unraisable] == []
 
     @pytest.mark.django_db
     def test_default_file_survives_object_deletion(self, storage):

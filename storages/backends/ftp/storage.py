@@ -162,7 +162,7 @@ class FTPStorage(RemoteTreeStorage):
 
     def _open_reader(self, name: str, path: str) -> tuple[RetrStream, int]:
         size = self._run(lambda ftp: int(ftp.size(path)), name, "read")
-        return RetrStream(self, path, name, size), size
+        return RetrStream(self.pool, path, self._where(name), size), size
 
     # --- writing ------------------------------------------------------------------
 
@@ -292,10 +292,12 @@ class RetrStream(SeekableReader):
     its control channel is mid-transfer).
     """
 
-    def __init__(self, storage: FTPStorage, path: str, name: str, size: int) -> None:
-        self._storage = storage
+    def __init__(self, pool, path: str, where: str, size: int) -> None:
+        # The pool and the file's description, not the storage: a stream closed by
+        # the garbage collector after the settings changed must not need them again.
+        self._pool = pool
         self._path = path
-        self._name = name
+        self._where = where
         self._size = size
         self._pos = 0
         self._lease = None
@@ -313,22 +315,18 @@ class RetrStream(SeekableReader):
             count = self._sock.recv_into(buffer)
         except (OSError, ValueError) as exc:
             self._abandon()
-            raise FTPStorageError(
-                f"Download of {self._storage._where(self._name)} failed: {_reply(exc)}"
-            ) from None
+            raise FTPStorageError(f"Download of {self._where} failed: {_reply(exc)}") from None
         if count == 0:
             try:
                 self._finish()
             except (*ftplib.all_errors, ValueError) as exc:
-                raise FTPStorageError(
-                    f"Download of {self._storage._where(self._name)} failed: {_reply(exc)}"
-                ) from None
+                raise FTPStorageError(f"Download of {self._where} failed: {_reply(exc)}") from None
             return 0
         self._pos += count
         return count
 
     def _start(self) -> None:
-        pool = self._storage.pool
+        pool = self._pool
         command = f"RETR {self._path}"
         while True:
             lease = pool.acquire()
@@ -340,12 +338,8 @@ class RetrStream(SeekableReader):
                 if dead and lease.reused:
                     continue
                 if _is_missing(exc):
-                    raise FileNotFoundError(
-                        f"No such file: {self._storage._where(self._name)}"
-                    ) from None
-                raise FTPStorageError(
-                    f"Could not read {self._storage._where(self._name)}: {_reply(exc)}"
-                ) from None
+                    raise FileNotFoundError(f"No such file: {self._where}") from None
+                raise FTPStorageError(f"Could not read {self._where}: {_reply(exc)}") from None
             self._lease, self._sock = lease, sock
             return
 
@@ -358,16 +352,16 @@ class RetrStream(SeekableReader):
             sock.close()
             lease.connection.voidresp()
         except Exception:
-            self._storage.pool.discard(lease)
+            self._pool.discard(lease)
             raise
-        self._storage.pool.release(lease)
+        self._pool.release(lease)
 
     def _abandon(self) -> None:
         sock, lease, self._sock, self._lease = self._sock, self._lease, None, None
         if sock is not None:
             sock.close()
         if lease is not None:
-            self._storage.pool.discard(lease)
+            self._pool.discard(lease)
 
     def close(self) -> None:
         if not self.closed:

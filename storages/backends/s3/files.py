@@ -14,6 +14,7 @@ request, aborts the upload: nothing appears under the name.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tempfile
 import zlib
@@ -412,4 +413,5 @@ class S3File(File):
         # A writer dropped without close() was abandoned: abort, never publish half a file.
         raw = self.__dict__.get("_raw")
         if isinstance(raw, S3Writer) and not raw.closed:
-            raw.abort()
+            with contextlib.suppress(Exception):  # a finalizer never raises
+                raw.abort()

@@ -145,7 +145,8 @@ class SFTPStorage(RemoteTreeStorage):
             raise SFTPStorageError(
                 f"Could not read {self._where(name)}: {type(exc).__name__}: {exc}"
             ) from None
-        return SFTPReadStream(self, lease, handle, size, name), size
+        where = self._where(name)
+        return SFTPReadStream(self.pool, lease, handle, size, where, self._target.timeout), size
 
     # --- writing ------------------------------------------------------------------
 
@@ -314,12 +315,16 @@ class SFTPReadStream(SeekableReader):
     memory stays small whatever the file size.
     """
 
-    def __init__(self, storage: SFTPStorage, lease, handle, size: int, name: str) -> None:
-        self._storage = storage
+    def __init__(self, pool, lease, handle, size: int, where: str, timeout: float | None) -> None:
+        # The pool, the file's description and the timeout are kept, not the storage:
+        # a stream closed by the garbage collector after the settings changed must
+        # not need them again (the storage may no longer be able to make them).
+        self._pool = pool
         self._lease = lease
         self._handle = handle
         self._size = size
-        self._name = name
+        self._where = where
+        self._timeout = timeout
         self._pos = 0
         self._requested = 0  # read requests are sent (or being sent) up to here
         self._sender: threading.Thread | None = None
@@ -330,7 +335,7 @@ class SFTPReadStream(SeekableReader):
 
     def _wait_for_sender(self) -> None:
         if self._sender is not None:
-            self._sender.join(timeout=self._storage._target.timeout)
+            self._sender.join(timeout=self._timeout)
 
     def _request_ahead(self) -> None:
         if self._requested >= self._size or self._requested - self._pos > READ_AHEAD - BATCH:
@@ -382,16 +387,13 @@ class SFTPReadStream(SeekableReader):
                 view[count : count + len(data)] = data
                 count += len(data)
         except Exception as exc:
-            if self._storage.pool.is_dead(exc, self._lease.connection):
+            if self._pool.is_dead(exc, self._lease.connection):
                 self._lease.broken = True
             raise SFTPStorageError(
-                f"Download of {self._storage._where(self._name)} failed: "
-                f"{type(exc).__name__}: {exc}"
+                f"Download of {self._where} failed: {type(exc).__name__}: {exc}"
             ) from None
         if not count:
-            raise SFTPStorageError(
-                f"Download of {self._storage._where(self._name)} ended early (file shrank?)."
-            )
+            raise SFTPStorageError(f"Download of {self._where} ended early (file shrank?).")
         self._pos += count
         return count
 
@@ -408,5 +410,5 @@ class SFTPReadStream(SeekableReader):
                     self._handle.close()
                 except Exception:
                     lease.broken = True
-                self._storage.pool.release(lease)
+                self._pool.release(lease)
         super().close()
