@@ -66,3 +66,22 @@ ensure_venv() {  # ensure_venv DIR DJANGO_SPEC : a virtualenv with storages[all]
   "$venv/bin/python" -c "import django, storages" # fail here, not in the middle of the tests
   echo "$wanted" >"$venv/.storages-deps"
 }
+
+find_python() {  # find_python 3.12 : the path of a working python3.12, or nothing
+  local version=$1 candidate root
+  # On PATH first, but only if it really runs: pyenv's shims answer "command not
+  # found" for a version that is installed but not selected.
+  if candidate=$(command -v "python$version" 2>/dev/null) && "$candidate" -c "" 2>/dev/null; then
+    echo "$candidate"
+    return 0
+  fi
+  root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
+  for candidate in $(ls -d "$root"/versions/"$version".*/bin/"python$version" 2>/dev/null | sort -V -r) \
+    /usr/local/bin/"python$version" /usr/bin/"python$version"; do
+    if [ -x "$candidate" ] && "$candidate" -c "" 2>/dev/null; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}

@@ -274,7 +274,7 @@ class StorageContract:
 
     def test_times_are_aware_under_use_tz(self, storage):
         name = self.save(storage, "timed.txt", b"x")
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         for getter in (storage.get_modified_time, storage.get_created_time):
             try:
                 moment = getter(name)

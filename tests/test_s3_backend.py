@@ -372,7 +372,7 @@ def test_fast_presigned_url_matches_botocore(storage, monkeypatch):
 
     now = datetime.datetime(2030, 1, 2, 3, 4, 5)
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: now)
-    epoch = now.replace(tzinfo=datetime.timezone.utc).timestamp()
+    epoch = now.replace(tzinfo=datetime.UTC).timestamp()
     monkeypatch.setattr(s3_signing, "_now", lambda: epoch)
     for name in ("a b/c+d~ü.txt", "plain.txt", "x/y=z&w?.bin"):
         ours = storage.url(name, expire=600)

@@ -145,7 +145,7 @@ def test_large_uploads_stay_multipart_through_botocore(seaweed_options):
 
 
 def test_parameters_botocore_rewrites_go_through_botocore(seaweed_options):
-    expires = datetime.datetime(2030, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+    expires = datetime.datetime(2030, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
     storage = S3Storage(**seaweed_options, object_parameters={"Expires": expires})
     with recorded_requests(storage) as operations:
         name = storage.save("expiring.txt", ContentFile(b"e"))
@@ -266,7 +266,7 @@ def test_direct_upload_over_verified_tls(tls_server):
     ],
 )
 def test_signature_matches_botocore(monkeypatch, token, base_url, key):
-    moment = datetime.datetime(2026, 11, 25, 12, 30, 45, tzinfo=datetime.timezone.utc)
+    moment = datetime.datetime(2026, 11, 25, 12, 30, 45, tzinfo=datetime.UTC)
     monkeypatch.setattr(s3_signing, "_now", lambda: moment.timestamp())
     monkeypatch.setattr("botocore.auth.get_current_datetime", lambda: moment)
     credentials = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token)

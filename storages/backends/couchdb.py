@@ -422,7 +422,7 @@ class CouchDBStorage(BaseStorage):
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat()
+    return datetime.datetime.now(datetime.UTC).isoformat()
 
 
 class _Body:

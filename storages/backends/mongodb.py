@@ -283,7 +283,7 @@ class GridFSStorage(BaseStorage):
         with self._errors("get the upload date of", name):
             moment = self._doc(self._path(name), name, {"uploadDate": 1})["uploadDate"]
         if timezone.is_naive(moment):  # pymongo gives naive UTC unless tz_aware
-            moment = moment.replace(tzinfo=datetime.timezone.utc)
+            moment = moment.replace(tzinfo=datetime.UTC)
         return moment if settings.USE_TZ else timezone.make_naive(moment)
 
     get_created_time = get_modified_time

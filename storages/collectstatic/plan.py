@@ -96,7 +96,7 @@ def timestamp(moment: datetime.datetime | float | None) -> float | None:
     if moment is None or isinstance(moment, (int, float)):
         return moment
     if moment.tzinfo is None:  # naive times are UTC in listings
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
+        moment = moment.replace(tzinfo=datetime.UTC)
     return moment.timestamp()
 
 

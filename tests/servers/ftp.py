@@ -64,7 +64,7 @@ def _make_ca(directory: Path, name: str):
 
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -107,7 +107,7 @@ def make_certificates(directory: Path) -> dict[str, str]:
     ca_key, ca_cert, ca_path = _make_ca(directory, "test-ca")
     _other_key, _other_cert, other_path = _make_ca(directory, "other-ca")
     key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))

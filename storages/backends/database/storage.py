@@ -490,7 +490,7 @@ class DatabaseStorage(BaseStorage):
         _size, micros = self._stat(key)
         if micros is None:
             raise NotImplementedError(f"{key!r} has no modification time.")
-        moment = datetime.datetime.fromtimestamp(micros / 1_000_000, tz=datetime.timezone.utc)
+        moment = datetime.datetime.fromtimestamp(micros / 1_000_000, tz=datetime.UTC)
         if setting("USE_TZ"):
             return moment
         return timezone.make_naive(moment, timezone.get_default_timezone())

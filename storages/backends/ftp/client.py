@@ -214,4 +214,4 @@ def parse_mdtm(reply: str) -> datetime.datetime:
     whole, _, fraction = stamp.partition(".")
     moment = datetime.datetime.strptime(whole, "%Y%m%d%H%M%S")
     micro = int((fraction + "000000")[:6]) if fraction else 0
-    return moment.replace(microsecond=micro, tzinfo=datetime.timezone.utc)
+    return moment.replace(microsecond=micro, tzinfo=datetime.UTC)

@@ -14,7 +14,7 @@ import mimetypes
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 from urllib.parse import urljoin
@@ -228,8 +228,8 @@ class MogileFSStorage(BaseStorage):
                 headers = http_head(url, self.timeout)
             except OSError:
                 continue
-            moment = parsedate_to_datetime(headers["last-modified"]).astimezone(timezone.utc)
-            return moment if settings.USE_TZ else dj_timezone.make_naive(moment, timezone.utc)
+            moment = parsedate_to_datetime(headers["last-modified"]).astimezone(UTC)
+            return moment if settings.USE_TZ else dj_timezone.make_naive(moment, UTC)
         raise MogileFSError("no_paths", f"no storage node answered for {name!r}")
 
     def url(self, name: str) -> str:

@@ -19,7 +19,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import IO, Any
 from urllib.parse import quote, urlsplit
@@ -424,10 +424,10 @@ class CloudFilesStorage(BaseStorage):
     def get_modified_time(self, name: str) -> datetime:
         headers = self._head(name)
         if "x-timestamp" in headers:
-            moment = datetime.fromtimestamp(float(headers["x-timestamp"]), timezone.utc)
+            moment = datetime.fromtimestamp(float(headers["x-timestamp"]), UTC)
         else:
             moment = parsedate_to_datetime(headers["last-modified"])
-        return moment if settings.USE_TZ else dj_timezone.make_naive(moment, timezone.utc)
+        return moment if settings.USE_TZ else dj_timezone.make_naive(moment, UTC)
 
     # URLs.
     def url(self, name: str) -> str:

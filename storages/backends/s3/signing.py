@@ -163,7 +163,7 @@ class SigV4Signer:
         second = int(_now())
         cached = self._stamp_cache
         if cached[0] != second:
-            moment = datetime.datetime.fromtimestamp(second, datetime.timezone.utc)
+            moment = datetime.datetime.fromtimestamp(second, datetime.UTC)
             cached = self._stamp_cache = (second, moment.strftime("%Y%m%dT%H%M%SZ"))
         return cached[1]
 

@@ -119,7 +119,7 @@ class S3Urls:
         if signer is None:
             signer = cloudfront_signer(self.cloudfront_key_id, self.cloudfront_key)
             self.__dict__["_cloudfront"] = signer
-        until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=expire)
+        until = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=expire)
         return signer.generate_presigned_url(url, date_less_than=until)
 
     def presigned_upload_url(

@@ -289,9 +289,7 @@ class SFTPStorage(RemoteTreeStorage):
         ]
 
     def _time(self, timestamp: float) -> datetime.datetime:
-        return self._as_configured(
-            datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc)
-        )
+        return self._as_configured(datetime.datetime.fromtimestamp(timestamp, datetime.UTC))
 
     def get_modified_time(self, name: str) -> datetime.datetime:
         return self._time(self._stat(name).st_mtime)
