@@ -2,13 +2,20 @@
 
 A backend declares its options once, in :meth:`BaseStorage.get_default_settings`,
 as ``option -> (GLOBAL_SETTING_NAME or None, default)``. Constructor keyword
-arguments (which is what ``STORAGES[alias]["OPTIONS"]`` becomes) win over global
-settings; global settings win over defaults. Nothing is read at import time.
+arguments (which is what ``STORAGES[alias]["OPTIONS"]`` becomes) win over class
+attributes of a user's subclass (``bucket_name = "media"``, as django-storages
+reads them), which win over global settings, which win over defaults. Nothing
+is read at import time.
+
+A subclass may also override ``get_default_settings(self)`` the django-storages
+way: an instance method returning ``option -> value`` (starting from
+``super().get_default_settings()``); the values it sets count as defaults.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
@@ -22,6 +29,26 @@ from storages.utils import name_as_given, setting
 SettingSpec = tuple[str | None, Any]
 
 MASK = "********"
+
+NOT_SET = object()
+
+
+def class_option(storage_cls: type, option: str) -> Any:
+    """The value a user's subclass gives ``option`` as a class attribute, or ``NOT_SET``.
+
+    Only classes outside this package count (ours declare options in
+    ``get_default_settings``), and methods and properties are not values.
+    """
+    for klass in storage_cls.__mro__:
+        if klass.__module__.split(".")[0] == "storages":
+            continue
+        value = vars(klass).get(option, NOT_SET)
+        if value is NOT_SET:
+            continue
+        if inspect.isfunction(value) or isinstance(value, (property, classmethod, staticmethod)):
+            return NOT_SET
+        return value
+    return NOT_SET
 
 
 def unknown_options(storage_cls: type, options: dict[str, Any], known: dict[str, Any]) -> None:
@@ -48,7 +75,7 @@ class BaseStorage(Storage):
     overwrite_option: ClassVar[str | None] = None
 
     def __init__(self, **options: Any) -> None:
-        unknown_options(type(self), options, self.get_default_settings())
+        unknown_options(type(self), options, self.option_table())
         self._options = options
         self._apply_settings()
         setting_changed.connect(self._on_setting_changed)
@@ -71,12 +98,30 @@ class BaseStorage(Storage):
         return name
 
     @classmethod
+    def option_table(cls) -> dict[str, SettingSpec]:
+        """``option -> (setting or None, default)``, whichever way the class declares it."""
+        declared = _classmethod_settings(cls)
+        if isinstance(inspect.getattr_static(cls, "get_default_settings"), classmethod):
+            return declared
+        # A django-storages-style override: an instance method giving values.
+        try:
+            given = cls.get_default_settings(cls.__new__(cls))
+        except Exception:  # it needs a configured instance: keep what we declare
+            return declared
+        return {
+            option: value if declared.get(option) == value else (None, value)
+            for option, value in given.items()
+        }
+
+    @classmethod
     def resolve_options(cls, options: dict[str, Any]) -> dict[str, Any]:
         """The effective value of every option, without building a storage."""
         resolved = {}
-        for option, (setting_name, default) in cls.get_default_settings().items():
+        for option, (setting_name, default) in cls.option_table().items():
             if option in options:
                 resolved[option] = options[option]
+            elif (declared := class_option(cls, option)) is not NOT_SET:
+                resolved[option] = copy.copy(declared)
             elif setting_name is not None:
                 resolved[option] = setting(setting_name, copy.copy(default))
             else:
@@ -105,8 +150,8 @@ class BaseStorage(Storage):
     def _on_setting_changed(self, *, setting: str, **kwargs: Any) -> None:
         sourced = {
             name
-            for option, (name, _default) in self.get_default_settings().items()
-            if option not in self._options
+            for option, (name, _default) in self.option_table().items()
+            if option not in self._options and class_option(type(self), option) is NOT_SET
         }
         if setting in sourced:
             self._apply_settings()
@@ -124,10 +169,19 @@ class BaseStorage(Storage):
     def __repr__(self) -> str:
         shown = [
             f"{option}={self._shown_option(option, getattr(self, option, None))!r}"
-            for option in self.get_default_settings()
+            for option in self.option_table()
         ]
         return f"<{type(self).__name__} {' '.join(shown)}>"
 
     def _shown_option(self, option: str, value: Any) -> Any:
         """An option's value as ``repr`` shows it: secrets masked (a store may mask more)."""
         return MASK if option in self.secret_options and value else value
+
+
+def _classmethod_settings(storage_cls: type) -> dict[str, SettingSpec]:
+    """What the nearest ``get_default_settings`` classmethod (ours) declares."""
+    for klass in storage_cls.__mro__:
+        method = vars(klass).get("get_default_settings")
+        if isinstance(method, classmethod):
+            return method.__func__(storage_cls)
+    return {}

@@ -23,7 +23,7 @@ def _check_alias(alias: str, params: dict[str, Any]) -> list[checks.CheckMessage
         return [checks.Error(f"{where}: cannot import {backend!r} ({exc}).", id="storages.E001")]
     if not (isinstance(storage_cls, type) and issubclass(storage_cls, BaseStorage)):
         return []
-    spec = storage_cls.get_default_settings()
+    spec = storage_cls.option_table()
     try:
         unknown_options(storage_cls, options, spec)
     except ImproperlyConfigured as exc:

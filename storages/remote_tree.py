@@ -220,6 +220,6 @@ class RemoteTreeStorage(BaseStorage):
     def url(self, name: str) -> str:
         base_url = self.base_url if self.base_url is not None else setting("MEDIA_URL")
         if base_url is None:
-            base_url_setting = self.get_default_settings()["base_url"][0]
+            base_url_setting = self.option_table()["base_url"][0]
             raise ValueError(f"{type(self).__name__}.url() needs {base_url_setting} or MEDIA_URL.")
         return urljoin(base_url, filepath_to_uri(clean_name(name)))

@@ -112,7 +112,7 @@ class CouchDBStorage(BaseStorage):
         target = self.__dict__.get("_target")
         if target is not None:
             return target
-        known = self.get_default_settings()
+        known = self.option_table()
         unknown = sorted(set(setting(OPTIONS_SETTING) or {}) - set(known))
         if unknown:  # checked here, not in a settings signal, which must not raise
             raise ImproperlyConfigured(

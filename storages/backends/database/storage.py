@@ -58,7 +58,7 @@ from storages.backends.database.sqlite import (
     split_table,
     write_chunks,
 )
-from storages.base import BaseStorage, SettingSpec
+from storages.base import NOT_SET, BaseStorage, SettingSpec, class_option
 from storages.utils import DEFAULT_CHUNK_SIZE, content_chunks, iter_chunks, safe_join, setting
 
 MiB = 1024 * 1024
@@ -91,11 +91,11 @@ class DatabaseStorage(BaseStorage):
         # Checked here, not while resolving: that also runs on setting changes,
         # where raising would break override_settings for everyone.
         db_files = setting("DB_FILES") or {}
-        unknown = sorted(set(db_files) - set(self.get_default_settings()))
+        unknown = sorted(set(db_files) - set(self.option_table()))
         if unknown:
             raise ImproperlyConfigured(
                 f"settings.DB_FILES has unknown key(s) {', '.join(map(repr, unknown))}; "
-                f"known keys: {', '.join(sorted(self.get_default_settings()))}."
+                f"known keys: {', '.join(sorted(self.option_table()))}."
             )
 
     @classmethod
@@ -122,11 +122,13 @@ class DatabaseStorage(BaseStorage):
         db_files = setting("DB_FILES") or {}
         if not isinstance(db_files, dict):
             raise ImproperlyConfigured("settings.DB_FILES must be a dict.")
-        spec = cls.get_default_settings()
+        spec = cls.option_table()
         resolved = {}
         for option, (_name, default) in spec.items():
             if option in options:
                 resolved[option] = options[option]
+            elif (declared := class_option(cls, option)) is not NOT_SET:
+                resolved[option] = declared
             elif option in db_files:
                 resolved[option] = db_files[option]
             elif option == "base_url":
