@@ -21,6 +21,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, ClassVar, NamedTuple, TypeVar
 from urllib.parse import urljoin
 
+from django.core.files.base import File
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 from django.utils.encoding import filepath_to_uri
@@ -52,6 +53,39 @@ class PoolRecipe(NamedTuple):
     alive: Callable[[Any], bool] | None = None
 
 
+class RemoteFile(File):
+    """A file of a :class:`RemoteTreeStorage`, made as django-storages makes its
+    ``FTPStorageFile`` and ``SFTPStorageFile``: ``(name, storage, mode)``.
+
+    Reading streams and writing spools (the storage's ``_open_stream`` gives the
+    file that does the work; this one passes every call on to it), so code that
+    builds these classes itself, or checks ``isinstance`` against them, keeps working.
+    """
+
+    def __init__(self, name: str, storage: RemoteTreeStorage, mode: str = "rb") -> None:
+        self._storage = storage
+        super().__init__(storage._open_stream(name, mode), name)
+        self.mode = mode
+
+    def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> RemoteFile:
+        """Rewind an open file, or reopen a closed one for reading."""
+        self.file.open(mode, *args, **kwargs)
+        self.mode = self.file.mode
+        return self
+
+    def abort(self) -> None:
+        """Close a file opened for writing without storing anything."""
+        abort = getattr(self.file, "abort", None)
+        if abort is None:
+            self.close()
+        else:
+            abort()
+
+    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+        # The inner file decides: a write left by an exception stores nothing.
+        self.file.__exit__(exc_type, exc_value, traceback)
+
+
 @deconstructible
 class RemoteTreeStorage(BaseStorage):
     """A storage of files under ``self._root`` on one server (set ``_root`` in ``configure()``).
@@ -61,6 +95,8 @@ class RemoteTreeStorage(BaseStorage):
     """
 
     transient_attributes: ClassVar[tuple[str, ...]] = ("_pool",)
+    #: What ``open()`` returns (each backend names it as django-storages does).
+    file_class: ClassVar[type[RemoteFile]] = RemoteFile
     overwrite_option = "allow_overwrite"
     #: What :meth:`_remove_temporaries` shrugs off: cleanup is best effort.
     cleanup_errors: ClassVar[tuple[type[BaseException], ...]] = (Exception,)
@@ -132,6 +168,13 @@ class RemoteTreeStorage(BaseStorage):
         if pool is not None:
             pool.close()
 
+    def __enter__(self) -> RemoteTreeStorage:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """``with Storage(...) as storage:`` closes the connections on the way out."""
+        self.close()
+
     def _run(
         self, operation: Callable[[Any], T], name: str, action: str, *, retry: bool = True
     ) -> T:
@@ -156,7 +199,11 @@ class RemoteTreeStorage(BaseStorage):
 
     # --- reading and writing --------------------------------------------------------
 
-    def _open(self, name: str, mode: str = "rb") -> Any:
+    def _open(self, name: str, mode: str = "rb") -> RemoteFile:
+        return self.file_class(name, self, mode)
+
+    def _open_stream(self, name: str, mode: str) -> ReadFile | SpooledWriteFile:
+        """The file that does the reading or writing behind :attr:`file_class`."""
         path = self._path(name)
         if is_write_mode(mode):
             return SpooledWriteFile(

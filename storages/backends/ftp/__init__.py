@@ -6,6 +6,18 @@ listings and TLS session reuse).
 
 from __future__ import annotations
 
-from storages.backends.ftp.storage import FTPStorage, FTPStorageError
+from storages.backends.ftp.storage import (
+    FTPFileNotFoundError,
+    FTPStorage,
+    FTPStorageError,
+    FTPStorageException,
+    FTPStorageFile,
+)
 
-__all__ = ["FTPStorage", "FTPStorageError"]
+__all__ = [
+    "FTPFileNotFoundError",
+    "FTPStorage",
+    "FTPStorageError",
+    "FTPStorageException",
+    "FTPStorageFile",
+]

@@ -10,10 +10,60 @@ import socket
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+# --- FTP_STORAGE_LOCATION -------------------------------------------------------
+
+_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<rest>.*)$", re.S)
+_HOST = r"(?P<host>\[[0-9A-Fa-f:.]+\]|[^@/:\[\]\s]+)"
+# With a port (the form django-storages requires), the credentials run to the
+# last "@" before "host:port", so a raw "@", "/", "#" or "?" in a password works
+# as it does there; without a port they end at the last "@" before the first "/".
+_WITH_PORT = re.compile(rf"^(?:(?P<userinfo>.*)@)?{_HOST}:(?P<port>\d+)(?P<path>/.*)?$", re.S)
+_WITHOUT_PORT = re.compile(rf"^(?:(?P<userinfo>[^/]*)@)?{_HOST}(?P<path>/.*)?$", re.S)
+
+
+@dataclass(frozen=True)
+class Location:
+    """``FTP_STORAGE_LOCATION`` taken apart (``path`` without the slash after the host)."""
+
+    scheme: str
+    host: str
+    port: int | None
+    user: str
+    password: str = field(repr=False)
+    path: str
+
+
+def parse_location(location: str) -> Location | None:
+    """``[a]ftp[s]://user:password@host:port/path`` in parts, or None if it is not one.
+
+    User and password are percent-decoded. A password may also hold raw
+    ``@ / # ?`` when the port is given (as django-storages reads such URLs).
+    """
+    outer = _SCHEME.match(location.strip())
+    if outer is None:
+        return None
+    rest = outer["rest"]
+    found = _WITH_PORT.match(rest) or _WITHOUT_PORT.match(rest)
+    if found is None:
+        return None
+    user, _, password = (found["userinfo"] or "").partition(":")
+    port = found.groupdict().get("port")
+    return Location(
+        scheme=outer["scheme"].lower(),
+        host=found["host"].strip("[]"),
+        port=int(port) if port else None,
+        user=unquote(user),
+        password=unquote(password),
+        path=unquote((found["path"] or "/")[1:]),
+    )
 
 
 class _FeaturesMixin:
     features: frozenset[str] = frozenset()
+    #: The directory the server put us in at login (``PWD``).
+    login_dir: str = "/"
 
     @property
     def has_mlsd(self) -> bool:
@@ -101,6 +151,7 @@ def connect(endpoint: Endpoint) -> PlainFTP | SecureFTP:
         # listings below are read through binary transfers as well.
         ftp.voidcmd("TYPE I")
         ftp.features = read_features(ftp)
+        ftp.login_dir = login_directory(ftp)
     except BaseException:
         close(ftp)
         raise
@@ -118,6 +169,15 @@ def read_features(ftp: ftplib.FTP) -> frozenset[str]:
         if word:
             features.add(word)
     return frozenset(features)
+
+
+def login_directory(ftp: ftplib.FTP) -> str:
+    """Where the login put us: relative locations start there (as in django-storages)."""
+    try:
+        directory = ftp.pwd()
+    except ftplib.error_perm:
+        return "/"
+    return directory if directory.startswith("/") else "/"
 
 
 def close(ftp: ftplib.FTP) -> None:

@@ -1,8 +1,11 @@
 """FTP and FTPS storage (stdlib ``ftplib``): streaming, temporary-name uploads, pooled connections.
 
 ``FTP_STORAGE_LOCATION`` is a URL: ``ftp://user:password@host:port/path/`` for
-plain FTP, ``ftps://...`` for FTP over TLS (explicit ``AUTH TLS``; set
-``FTP_STORAGE_IMPLICIT_TLS`` for TLS from the first byte, port 990 by default).
+plain FTP, ``aftp://...`` for plain FTP in active mode, ``ftps://...`` for FTP
+over TLS (explicit ``AUTH TLS``; set ``FTP_STORAGE_IMPLICIT_TLS`` for TLS from
+the first byte, port 990 by default). As in django-storages, ``path`` is relative
+to the login directory (``ftp://host//srv/media`` is absolute) and an empty path
+is the server's root.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import posixpath
 import ssl
 import threading
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.deconstruct import deconstructible
@@ -21,8 +23,10 @@ from django.utils.deconstruct import deconstructible
 from storages.backends.ftp import client as ftp_client
 from storages.base import MASK, SettingSpec
 from storages.files import SeekableReader
-from storages.remote_tree import PoolRecipe, RemoteTreeStorage
-from storages.utils import content_chunks
+from storages.remote_tree import PoolRecipe, RemoteFile, RemoteTreeStorage
+from storages.utils import content_chunks, safe_join
+
+SCHEMES = ("ftp", "aftp", "ftps")
 
 CHUNK_SIZE = 256 * 1024
 
@@ -41,6 +45,19 @@ class FTPStorageError(OSError):
     """An FTP operation failed; the message names the file and server, never a password."""
 
 
+#: django-storages' name for the same class: ``except FTPStorageException`` and
+#: ``except OSError`` both catch every failure of this backend.
+FTPStorageException = FTPStorageError
+
+
+class FTPFileNotFoundError(FTPStorageError, FileNotFoundError):
+    """The file is not on the server (a ``FileNotFoundError`` and an ``FTPStorageException``)."""
+
+
+class FTPStorageFile(RemoteFile):
+    """What ``FTPStorage.open()`` returns, under django-storages' name."""
+
+
 def _is_missing(exc: BaseException) -> bool:
     return isinstance(exc, ftplib.error_perm) and ftp_client.code(exc) in ("550", "553", "450")
 
@@ -54,6 +71,8 @@ def _reply(exc: BaseException) -> str:
 @deconstructible(path="storages.backends.ftp.FTPStorage")
 class FTPStorage(RemoteTreeStorage):
     cleanup_errors = (*ftplib.all_errors, ValueError)
+    file_class = FTPStorageFile
+    transient_attributes = (*RemoteTreeStorage.transient_attributes, "_resolved_root")
 
     @classmethod
     def get_default_settings(cls) -> dict[str, SettingSpec]:
@@ -75,40 +94,75 @@ class FTPStorage(RemoteTreeStorage):
 
     def configure(self) -> None:
         self._endpoint = None
-        self._root = "/"
+        self._scheme = "ftp"
+        self._absolute_root = "/"
+        self._relative_root: str | None = None
+        self.__dict__.pop("_resolved_root", None)
         if not self.location:
             return  # reported by the system check and on first use
-        parts = urlsplit(str(self.location))
-        scheme = parts.scheme.lower()
-        if scheme not in ("ftp", "ftps") or not parts.hostname:
-            # The URL may hold a password: describe it without quoting it.
+        # The URL may hold a password: errors describe it without quoting it.
+        parts = ftp_client.parse_location(str(self.location))
+        if parts is None:
             raise ImproperlyConfigured(
                 "FTP_STORAGE_LOCATION must look like ftp://user:password@host:port/path "
-                f"or ftps://...; got a URL with scheme {parts.scheme!r}."
+                "(or aftp://, ftps://); the value given is not such a URL."
             )
-        tls = scheme == "ftps" or bool(self.implicit_tls)
-        try:
-            port = parts.port or (990 if self.implicit_tls else 21)
-        except ValueError as exc:
-            raise ImproperlyConfigured("FTP_STORAGE_LOCATION has an invalid port.") from exc
+        if parts.scheme not in SCHEMES:
+            raise ImproperlyConfigured(
+                "FTP_STORAGE_LOCATION must be an ftp://, aftp:// or ftps:// URL; "
+                f"got a URL with scheme {parts.scheme!r}."
+            )
+        self._scheme = parts.scheme
+        tls = parts.scheme == "ftps" or bool(self.implicit_tls)
         self._endpoint = ftp_client.Endpoint(
-            host=parts.hostname,
-            port=port,
-            user=unquote(parts.username or ""),
-            password=unquote(parts.password or ""),
+            host=parts.host,
+            port=parts.port or (990 if self.implicit_tls else 21),
+            user=parts.user,
+            password=parts.password,
             tls=tls,
             implicit_tls=bool(self.implicit_tls),
-            passive=bool(self.passive),
+            passive=bool(self.passive) and parts.scheme != "aftp",
             timeout=float(self.timeout),
             encoding=self.encoding,
             ca_file=self.ca_file,
         )
-        self._root = "/" + unquote(parts.path).strip("/")
+        path = parts.path.rstrip("/")
+        if path.startswith("/"):
+            self._absolute_root = "/" + path.strip("/")
+        elif path:
+            self._relative_root = path
+
+    @property
+    def _root(self) -> str:
+        """The files' directory: a relative location starts at the login directory."""
+        if self._relative_root is None:
+            return self._absolute_root
+        root = self.__dict__.get("_resolved_root")
+        if root is None:
+            home = self._run(lambda ftp: ftp.login_dir, "", "connect to")
+            root = posixpath.normpath(posixpath.join(home, self._relative_root))
+            self.__dict__["_resolved_root"] = root
+        return root
+
+    def _path(self, name: str) -> str:
+        if self._relative_root is not None and "_resolved_root" not in self.__dict__:
+            safe_join("/", name)  # a hostile name is refused before any connection
+        return super()._path(name)
+
+    def disconnect(self) -> None:
+        """django-storages' name for :meth:`close`: close the idle connections."""
+        self.close()
 
     def _shown_option(self, option: str, value: Any) -> Any:
         if option == "location" and value:
             return self.describe_location()
         return value
+
+    def _shown_path(self) -> str:
+        """The location's path as the URL writes it (``//srv`` absolute, ``media`` relative)."""
+        if self._relative_root is not None:
+            return f"/{self._relative_root}"
+        return "/" if self._absolute_root == "/" else f"/{self._absolute_root}"
 
     def describe_location(self) -> str:
         endpoint = self._endpoint
@@ -119,13 +173,12 @@ class FTPStorage(RemoteTreeStorage):
             if endpoint.password
             else (f"{endpoint.user}@" if endpoint.user else "")
         )
-        scheme = "ftps" if endpoint.tls else "ftp"
-        return f"{scheme}://{user}{endpoint.host}:{endpoint.port}{self._root}"
+        return f"{self._scheme}://{user}{endpoint.host}:{endpoint.port}{self._shown_path()}"
 
     def _describe_store(self) -> str | None:
         if self._endpoint is None:
             return None
-        return f"{self._endpoint.describe()}{self._root}"
+        return f"{self._endpoint.describe()}{self._shown_path()}"
 
     # --- connections ------------------------------------------------------------
 
@@ -133,7 +186,7 @@ class FTPStorage(RemoteTreeStorage):
         endpoint = self._endpoint
         if endpoint is None:
             raise ImproperlyConfigured(
-                "FTPStorage needs FTP_STORAGE_LOCATION (an ftp:// or ftps:// URL)."
+                "FTPStorage needs FTP_STORAGE_LOCATION (an ftp://, aftp:// or ftps:// URL)."
             )
         return PoolRecipe(
             ("ftp", endpoint),
@@ -147,7 +200,7 @@ class FTPStorage(RemoteTreeStorage):
             return exc
         if isinstance(exc, ftplib.error_perm):
             if _is_missing(exc) and action in ("read", "size", "modified time of", "list"):
-                return FileNotFoundError(f"No such file: {self._where(name)} ({_reply(exc)})")
+                return FTPFileNotFoundError(f"No such file: {self._where(name)} ({_reply(exc)})")
             return FTPStorageError(f"Could not {action} {self._where(name)}: {_reply(exc)}")
         if isinstance(exc, ssl.SSLCertVerificationError):
             return FTPStorageError(
@@ -338,7 +391,7 @@ class RetrStream(SeekableReader):
                 if dead and lease.reused:
                     continue
                 if _is_missing(exc):
-                    raise FileNotFoundError(f"No such file: {self._where}") from None
+                    raise FTPFileNotFoundError(f"No such file: {self._where}") from None
                 raise FTPStorageError(f"Could not read {self._where}: {_reply(exc)}") from None
             self._lease, self._sock = lease, sock
             return

@@ -7,6 +7,6 @@ host-key checks).
 from __future__ import annotations
 
 from storages.backends.sftp.client import HostKeyError, SFTPStorageError
-from storages.backends.sftp.storage import SFTPStorage
+from storages.backends.sftp.storage import SFTPStorage, SFTPStorageFile
 
-__all__ = ["HostKeyError", "SFTPStorage", "SFTPStorageError"]
+__all__ = ["HostKeyError", "SFTPStorage", "SFTPStorageError", "SFTPStorageFile"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import socket
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,7 +101,10 @@ def connect(target: Target, password_prompt=None) -> Connection:
     client = paramiko.SSHClient()
     try:
         if target.known_host_file:
-            client.load_host_keys(target.known_host_file)
+            # A file that does not exist holds no keys (as in django-storages):
+            # the server's key is then unknown, and refused below.
+            if os.path.exists(os.path.expanduser(target.known_host_file)):
+                client.load_host_keys(os.path.expanduser(target.known_host_file))
         else:
             client.load_system_host_keys()
         for hostname, key in target.accepted.items():
@@ -130,6 +134,8 @@ def connect(target: Target, password_prompt=None) -> Connection:
 def translate_connect_error(paramiko: Any, target: Target, exc: BaseException) -> BaseException:
     where = target.describe()
     known = target.known_host_file or "~/.ssh/known_hosts"
+    if target.known_host_file and not os.path.exists(os.path.expanduser(known)):
+        known = f"{known} (which does not exist)"
     if isinstance(exc, paramiko.BadHostKeyException):
         return HostKeyError(
             f"Refusing {where}: its host key ({exc.key.get_name()} {exc.key.fingerprint}) "

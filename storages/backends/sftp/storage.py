@@ -25,10 +25,10 @@ from storages.backends.sftp import client as sftp_client
 from storages.backends.sftp.client import HostKeyError, SFTPStorageError, mask_params
 from storages.base import SettingSpec
 from storages.files import SeekableReader
-from storages.remote_tree import PoolRecipe, RemoteTreeStorage
+from storages.remote_tree import PoolRecipe, RemoteFile, RemoteTreeStorage
 from storages.utils import content_chunks
 
-__all__ = ["HostKeyError", "SFTPStorage", "SFTPStorageError"]
+__all__ = ["HostKeyError", "SFTPStorage", "SFTPStorageError", "SFTPStorageFile"]
 
 #: paramiko sends at most 32 KiB per SFTP request; writes are pipelined.
 WRITE_CHUNK = 1024 * 1024
@@ -42,10 +42,19 @@ def _missing(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno == errno.ENOENT
 
 
+class SFTPStorageFile(RemoteFile):
+    """What ``SFTPStorage.open()`` returns, under django-storages' name."""
+
+
 @deconstructible(path="storages.backends.sftp.SFTPStorage")
 class SFTPStorage(RemoteTreeStorage):
-    transient_attributes = (*RemoteTreeStorage.transient_attributes, "_prompted_password")
+    transient_attributes = (
+        *RemoteTreeStorage.transient_attributes,
+        "_prompted_password",
+        "_own_connection",
+    )
     required_options = ("host",)
+    file_class = SFTPStorageFile
 
     @classmethod
     def get_default_settings(cls) -> dict[str, SettingSpec]:
@@ -108,6 +117,34 @@ class SFTPStorage(RemoteTreeStorage):
 
     def _client(self, connection: sftp_client.Connection) -> Any:
         return connection.sftp
+
+    @property
+    def sftp(self) -> Any:
+        """A paramiko ``SFTPClient`` of this storage's own, as django-storages offers.
+
+        Opened on first use (and again if the server dropped it), outside the
+        pool, and closed by :meth:`close` or on leaving ``with storage:``. Paths
+        given to it are the server's: no ``root_path``, no name checks. One thread
+        at a time.
+        """
+        connection = self.__dict__.get("_own_connection")
+        if connection is None or not sftp_client.alive(connection):
+            if connection is not None:
+                sftp_client.close(connection)
+            self._pool_recipe()  # raises ImproperlyConfigured without a host
+            connection = sftp_client.connect(self._target, self._prompt)
+            self.__dict__["_own_connection"] = connection
+        return connection.sftp
+
+    def close(self) -> None:
+        """Close idle pooled connections and the one behind :attr:`sftp`."""
+        connection = self.__dict__.pop("_own_connection", None)
+        try:
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    sftp_client.close(connection)
+        finally:
+            super().close()
 
     def _translate(self, exc: Exception, name: str, action: str) -> BaseException:
         if isinstance(exc, HostKeyError):
