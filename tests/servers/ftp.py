@@ -28,6 +28,12 @@ from tests.servers.process import LOOPBACK, ServerProcess, free_port, require_pr
 
 FTP_USER = "storages"
 FTP_PASSWORD = "ftp-pa55-Zq7!secret"  # asserted absent from errors, logs and repr
+#: A second pyftpdlib user, logged in to HOMED_DIR (not "/") as on an unchrooted server.
+HOMED_USER = "homed"
+HOMED_DIR = "/home/homed"
+#: A third one whose password holds the characters URLs reserve, written raw in locations.
+RAW_USER = "raw"
+RAW_PASSWORD = "p@ss/w#rd?Zq7"
 
 
 @dataclass
@@ -210,14 +216,21 @@ def _pyftpdlib_main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.WARNING)
     authorizer = DummyAuthorizer()
     authorizer.add_user(FTP_USER, FTP_PASSWORD, args.root, perm="elradfmwMT")
+    authorizer.add_user(HOMED_USER, FTP_PASSWORD, args.root, perm="elradfmwMT")
+    authorizer.add_user(RAW_USER, RAW_PASSWORD, args.root, perm="elradfmwMT")
+    os.makedirs(os.path.join(args.root, HOMED_DIR.lstrip("/")), exist_ok=True)
+    base = TLS_FTPHandler if args.cert else FTPHandler
+
+    class handler(base):
+        def on_login(self, username):
+            if username == HOMED_USER:
+                self.fs.cwd = HOMED_DIR  # PWD answers this, relative paths start here
+
     if args.cert:
-        handler = TLS_FTPHandler
         handler.certfile = args.cert
         handler.keyfile = args.key
         handler.tls_control_required = True
         handler.tls_data_required = True
-    else:
-        handler = FTPHandler
     handler.authorizer = authorizer
     handler.passive_ports = None
     handler.banner = "pyftpdlib test server"
