@@ -8,7 +8,8 @@ is signed here (SigV4 over the body's SHA-256; Content-MD5 as well; the server
 checks both) and sent through the client's own HTTP session, so proxies, TLS
 verification, client certificates, timeouts and the connection pool are exactly
 botocore's: about a third of the CPU. The address and signing region are the
-ones botocore would use for that upload (see :func:`botocore_put_target`).
+ones botocore would use for that upload, worked out locally from a presigned
+upload URL (see :func:`botocore_put_target`): no request is sent to learn them.
 
 Only two answers are final here: 200 (stored) and 412 on a conditional create
 (the name is taken). Anything else (an error, a redirect to another region, a
@@ -69,65 +70,53 @@ PLAIN_HEADER_PARAMETERS = frozenset(
 MAX_MISSES = 3
 
 _probing = threading.local()
-#: One probe at a time: each registers and removes the same handler.
+#: One look-up at a time: each registers and removes the same handler.
 _probe_lock = threading.Lock()
 
 
-class _EmptyBody:
-    """The raw body of the stand-in answer to the probe upload."""
-
-    def stream(self, *args: Any, **kwargs: Any) -> Any:
-        return iter(())
+def _regional(model: Any = None, context: Any = None, **kwargs: Any) -> None:
+    """During the look-up: resolve the endpoint as for a sent request, not a presigned one."""
+    if getattr(_probing, "active", False) and isinstance(context, dict):
+        # botocore presigns some URLs on the global host (bucket.s3.amazonaws.com)
+        # where it sends the request itself to the regional one.
+        context["use_global_endpoint"] = False
 
 
 def botocore_put_target(client: Any, bucket: str) -> tuple[str, str] | None:
     """Where botocore sends a ``PutObject`` for ``bucket``, and its signing region.
 
-    A probe upload runs through botocore's whole pipeline (endpoint rules,
-    addressing style, region, signing) and is answered before it is sent:
-    nothing goes on the wire. None if botocore would not sign it with plain
-    SigV4 for S3 (another signature version, S3 Express sessions, no credentials).
+    Worked out locally, from a presigned ``PutObject`` URL that botocore builds
+    with its endpoint rules (addressing style, region, custom endpoint, FIPS,
+    dual-stack) and signer: no request is built for sending and nothing goes on
+    the wire, so no handler, stubber or in-process fake (moto's ``mock_aws``)
+    ever sees an upload of the placeholder key. None if botocore would not sign
+    an upload with plain SigV4 for S3 (another signature version, S3 Express
+    sessions, anonymous access, no credentials).
     """
-    from botocore.awsrequest import AWSResponse
+    from urllib.parse import parse_qs, urlsplit
 
-    seen: dict[str, str] = {}
-
-    def intercept(request: Any, **kwargs: Any) -> Any:
-        if not getattr(_probing, "active", False):
-            return None
-        seen["url"] = request.url
-        seen["authorization"] = _text(request.headers.get("Authorization"))
-        seen["session"] = _text(request.headers.get("x-amz-s3session-token"))
-        return AWSResponse(request.url, 200, {}, _EmptyBody())
-
-    event = "before-send.s3.PutObject"
+    event = "before-endpoint-resolution.s3"
     with _probe_lock:
-        client.meta.events.register_first(event, intercept, unique_id="storages-put-probe")
+        client.meta.events.register_first(event, _regional, unique_id="storages-put-target")
         _probing.active = True
         try:
-            client.put_object(Bucket=bucket, Key=PROBE_KEY, Body=b"")
+            url = client.generate_presigned_url(
+                "put_object", Params={"Bucket": bucket, "Key": PROBE_KEY}
+            )
         except Exception as exc:  # no credentials, or anything else: no direct path
-            logger.debug("No direct uploads: the probe failed (%s)", type(exc).__name__)
+            logger.debug("No direct uploads: no presigned upload (%s)", type(exc).__name__)
             return None
         finally:
             _probing.active = False
-            client.meta.events.unregister(event, unique_id="storages-put-probe")
-    if "url" not in seen:
-        return None  # never reached the send: nothing to learn
-    authorization = seen.get("authorization", "")
-    if not authorization.startswith(ALGORITHM + " ") or seen.get("session"):
+            client.meta.events.unregister(event, unique_id="storages-put-target")
+    query = {name.lower(): values for name, values in parse_qs(urlsplit(url).query).items()}
+    if query.get("x-amz-algorithm") != [ALGORITHM] or "x-amz-s3session-token" in query:
         return None
-    scope = authorization.partition("Credential=")[2].partition(",")[0].split("/")
+    scope = query.get("x-amz-credential", [""])[0].split("/")
     if len(scope) != 5 or scope[3] != "s3" or scope[4] != "aws4_request":
         return None
-    return seen["url"], scope[2]
-
-
-def _text(value: Any) -> str:
-    """A header value as botocore holds it (bytes once signed) as text."""
-    if isinstance(value, bytes):
-        return value.decode("ascii", "replace")
-    return str(value or "")
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}", scope[2]
 
 
 class DirectPut:

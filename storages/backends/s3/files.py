@@ -24,6 +24,7 @@ from typing import IO, TYPE_CHECKING, Any
 from django.core.files import File
 
 from storages.backends.s3.errors import S3PreconditionFailed, s3_errors
+from storages.backends.s3.options import part_parameters
 from storages.backends.s3.transfer import abort_multipart
 from storages.files import SeekableReader
 from storages.utils import DEFAULT_CHUNK_SIZE
@@ -44,10 +45,20 @@ class S3Reader(SeekableReader):
     A ``seek`` only moves the position; the stream follows on the next read.
     """
 
-    def __init__(self, client: Any, bucket: str, key: str, *, chunk_size: int = CHUNK_SIZE):
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        key: str,
+        *,
+        chunk_size: int = CHUNK_SIZE,
+        read_args: dict[str, Any] | None = None,
+    ):
         self._client = client
         self.bucket = bucket
         self.key = key
+        #: Extra GetObject/HeadObject parameters (customer-provided keys, SSE-C).
+        self._read_args = dict(read_args or {})
         self.chunk_size = chunk_size
         self._pos = 0
         self._body: Any = None
@@ -94,7 +105,9 @@ class S3Reader(SeekableReader):
     def size(self) -> int:
         if self._size is None:
             with s3_errors(self.bucket, self.key, "read the size of"):
-                answer = self._client.head_object(Bucket=self.bucket, Key=self.key)
+                answer = self._client.head_object(
+                    Bucket=self.bucket, Key=self.key, **self._read_args
+                )
             self.requests += 1
             self._size = stored_size(answer)
         return self._size
@@ -107,7 +120,7 @@ class S3Reader(SeekableReader):
     def _stream_from(self, position: int) -> bool:
         """Open a streaming GET at ``position``; False if that is past the end."""
         self._drop_body()
-        params = {"Bucket": self.bucket, "Key": self.key}
+        params = {"Bucket": self.bucket, "Key": self.key, **self._read_args}
         if position and not self._gunzip:
             params["Range"] = f"bytes={position}-"
         try:
@@ -299,6 +312,7 @@ class S3Writer(io.RawIOBase):
                     UploadId=self._upload_id,
                     PartNumber=number,
                     Body=self._buffer.read(),
+                    **part_parameters(self._extra_args),
                 )
         except BaseException:
             self.abort()
@@ -339,6 +353,7 @@ class S3Writer(io.RawIOBase):
                     UploadId=self._upload_id,
                     MultipartUpload={"Parts": self._parts},
                     **condition,
+                    **part_parameters(self._extra_args),
                 )
         except S3PreconditionFailed as exc:
             self.abort()
@@ -373,7 +388,9 @@ class S3File(File):
         else:
             stream = io.BufferedWriter(raw, buffer_size=CHUNK_SIZE)
         if "b" not in mode:
-            stream = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+            # newline=None, as open() does: universal newlines when reading
+            # ("\r\n" and "\r" read as "\n"), os.linesep when writing.
+            stream = io.TextIOWrapper(stream, encoding="utf-8", newline=None)
         super().__init__(stream, name)
         self.mode = mode
 

@@ -66,3 +66,71 @@ def header_parameters(headers: dict[str, Any]) -> dict[str, Any]:
     if metadata:
         params["Metadata"] = metadata
     return params
+
+
+#: Object parameters that reading requests (GetObject, HeadObject) take as well:
+#: customer-provided encryption keys (SSE-C) and the like (s3transfer's list).
+READ_PARAMETERS = (
+    "ChecksumMode",
+    "ExpectedBucketOwner",
+    "RequestPayer",
+    "SSECustomerAlgorithm",
+    "SSECustomerKey",
+    "SSECustomerKeyMD5",
+    "VersionId",
+)
+#: Object parameters every UploadPart of a multipart upload must repeat (SSE-C).
+PART_PARAMETERS = (
+    "ExpectedBucketOwner",
+    "RequestPayer",
+    "SSECustomerAlgorithm",
+    "SSECustomerKey",
+    "SSECustomerKeyMD5",
+)
+
+
+def read_parameters(params: dict[str, Any]) -> dict[str, Any]:
+    """The part of an object's parameters that its GET and HEAD requests need."""
+    return {name: params[name] for name in READ_PARAMETERS if name in params}
+
+
+def part_parameters(params: dict[str, Any]) -> dict[str, Any]:
+    """The part of an upload's parameters that each of its parts must carry."""
+    return {name: params[name] for name in PART_PARAMETERS if name in params}
+
+
+class _Omitted:
+    """The default of ``cloudfront_signer``: "build one from the CloudFront keys, if any"."""
+
+    def __copy__(self) -> _Omitted:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> _Omitted:
+        return self
+
+    def __repr__(self) -> str:
+        return "<from cloudfront_key_id and cloudfront_key>"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+OMITTED = _Omitted()
+
+#: Where django-storages 1.14.6 looks for credentials an option does not give:
+#: ``option -> (further settings, then environment variables)``, in its order
+#: (the option's own setting, in ``get_default_settings``, comes first).
+CREDENTIAL_FALLBACKS = {
+    "access_key": (("AWS_ACCESS_KEY_ID",), ("AWS_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID")),
+    "secret_key": (
+        ("AWS_SECRET_ACCESS_KEY",),
+        ("AWS_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
+    ),
+    "security_token": (("AWS_SECURITY_TOKEN",), ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")),
+    "session_profile": ((), ("AWS_S3_SESSION_PROFILE",)),
+}
+#: The settings above: a change to one of them re-reads a storage's options.
+FALLBACK_SETTINGS = frozenset(
+    {"AWS_S3_ACCESS_KEY_ID", "AWS_S3_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+    | {name for names, _env in CREDENTIAL_FALLBACKS.values() for name in names}
+)

@@ -9,11 +9,16 @@ prefix (``location``). Highlights (see docs/backends/s3.rst):
 * streaming reads and multipart writes in bounded memory; a failed upload is
   aborted and leaves nothing under the name;
 * ``url()`` makes no request and is cheap (its base is resolved once);
-* one lazily created, thread-safe boto3 client per storage; storages pickle.
+* one lazily created, thread-safe boto3 client per storage; storages pickle;
+* a drop-in for django-storages 1.14's S3 backend: its settings (with their
+  fallbacks and environment variables), options, class attributes, methods
+  (``get_object_parameters``, ``get_cloudfront_signer``, ``bucket``) and
+  ``ClientError`` catching all work (see ``compat`` below and the docs).
 """
 
 from __future__ import annotations
 
+import copy
 import datetime
 import mimetypes
 import os
@@ -42,9 +47,13 @@ from storages.backends.s3.files import (
 from storages.backends.s3.listing import Entry, list_objects
 from storages.backends.s3.options import (
     CHECKSUM_MODES,
+    CREDENTIAL_FALLBACKS,
     DEFAULT_GZIP_CONTENT_TYPES,
+    FALLBACK_SETTINGS,
+    OMITTED,
     calling_format_style,
     header_parameters,
+    read_parameters,
 )
 from storages.backends.s3.transfer import (
     MIB,
@@ -57,7 +66,7 @@ from storages.backends.s3.transfer import (
 )
 from storages.backends.s3.urls import S3Urls, plain_urls
 from storages.base import BaseStorage, SettingSpec
-from storages.utils import clean_name, require, safe_join
+from storages.utils import clean_name, require, safe_join, setting
 
 # One lock guards client creation for every storage: creation is rare and a
 # lock object would not pickle.
@@ -73,7 +82,12 @@ _pending = threading.local()
 class S3Storage(S3Urls, BaseStorage):
     """Files as objects in an S3 bucket."""
 
-    secret_options: ClassVar[tuple[str, ...]] = ("secret_key", "security_token", "cloudfront_key")
+    secret_options: ClassVar[tuple[str, ...]] = (
+        "secret_key",
+        "security_token",
+        "cloudfront_key",
+        "cloudfront_signer",
+    )
     required_options: ClassVar[tuple[str, ...]] = ("bucket_name",)
     transient_attributes: ClassVar[tuple[str, ...]] = (
         "_client",
@@ -82,13 +96,17 @@ class S3Storage(S3Urls, BaseStorage):
         "_presigner",
         "_cloudfront",
         "_direct",
+        "_unsigned",
+        "_bucket",
     )
 
     @classmethod
     def get_default_settings(cls) -> dict[str, SettingSpec]:
         return {
-            "access_key": ("AWS_ACCESS_KEY_ID", None),
-            "secret_key": ("AWS_SECRET_ACCESS_KEY", None),
+            # django-storages' names first; the fallbacks (AWS_ACCESS_KEY_ID, ...,
+            # then the environment) are in options.CREDENTIAL_FALLBACKS.
+            "access_key": ("AWS_S3_ACCESS_KEY_ID", None),
+            "secret_key": ("AWS_S3_SECRET_ACCESS_KEY", None),
             "security_token": ("AWS_SESSION_TOKEN", None),
             "session_profile": ("AWS_S3_SESSION_PROFILE", None),
             "bucket_name": ("AWS_STORAGE_BUCKET_NAME", None),
@@ -119,11 +137,33 @@ class S3Storage(S3Urls, BaseStorage):
             "direct_uploads": ("AWS_S3_DIRECT_UPLOADS", True),
             "cloudfront_key_id": ("AWS_CLOUDFRONT_KEY_ID", None),
             "cloudfront_key": ("AWS_CLOUDFRONT_KEY", None),
+            # django-storages' own: an object with generate_presigned_url(url,
+            # date_less_than=...); None turns CloudFront signing off.
+            "cloudfront_signer": (None, OMITTED),
+            "default_content_type": (None, "application/octet-stream"),
+            "use_threads": ("AWS_S3_USE_THREADS", True),
+            "file_buffer_size": ("AWS_S3_FILE_BUFFER_SIZE", None),
+            # Accepted and ignored, as django-storages 1.14 ignores it too.
+            "file_name_charset": ("AWS_S3_FILE_NAME_CHARSET", "utf-8"),
+            # django-storages' deprecated class attribute for client_config.
+            "config": (None, None),
         }
 
     # --- configuration ---------------------------------------------------
 
     def configure(self) -> None:
+        self._resolve_credentials()
+        if self.config is not None and self.client_config is None:
+            self.client_config = self.config
+        if self.cloudfront_signer is OMITTED and (
+            bool(self.cloudfront_key_id) != bool(self.cloudfront_key)
+        ):
+            raise ImproperlyConfigured(
+                "AWS_CLOUDFRONT_KEY_ID (cloudfront_key_id) and AWS_CLOUDFRONT_KEY "
+                "(cloudfront_key) must be given together."
+            )
+        if self.url_protocol is None:  # django-storages 1.14.6: None means https
+            self.url_protocol = "https:"
         self.location = clean_name(self.location or "").lstrip("/")
         self._bucket_is_host = False
         if self.addressing_style not in (None, "auto", "virtual", "path"):
@@ -143,15 +183,48 @@ class S3Storage(S3Urls, BaseStorage):
         if self.url_protocol and not self.url_protocol.endswith(":"):
             self.url_protocol += ":"
         self.transfer = TransferSettings.from_config(self.transfer_config)
+        if self.transfer_config is None and self.use_threads is False:
+            self.transfer = TransferSettings(
+                threshold=self.transfer.threshold, part_size=self.transfer.part_size, concurrency=1
+            )
         self.max_memory_size = int(self.max_memory_size or 0)
+
+    def _resolve_credentials(self) -> None:
+        """Fill unset credentials from django-storages' fallback settings, then the environment."""
+        from_settings = set()
+        for option, (settings_names, environment_names) in CREDENTIAL_FALLBACKS.items():
+            if getattr(self, option) not in (None, ""):
+                from_settings.add(option)
+                continue
+            value = next(filter(None, (setting(name) for name in settings_names)), None)
+            if value:
+                from_settings.add(option)
+            else:
+                value = next(filter(None, map(os.environ.get, environment_names)), None)
+            setattr(self, option, value)
+        keys = {"access_key", "secret_key"} & from_settings
+        if keys and "session_profile" in from_settings:
+            raise ImproperlyConfigured(
+                "AWS_S3_SESSION_PROFILE (session_profile) cannot be given together with "
+                "AWS_S3_ACCESS_KEY_ID / AWS_S3_SECRET_ACCESS_KEY (access_key / secret_key)."
+            )
+
+    def _on_setting_changed(self, *, setting: str, **kwargs: Any) -> None:
+        if setting in FALLBACK_SETTINGS:
+            self._apply_settings()
+        else:
+            super()._on_setting_changed(setting=setting, **kwargs)
 
     def _make_session(self) -> Any:
         boto3 = require("boto3", "s3")
+        if self.session_profile:
+            # As django-storages: a profile brings its own keys (keys from the
+            # environment are then ignored).
+            return boto3.session.Session(profile_name=self.session_profile)
         return boto3.session.Session(
             aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key,
             aws_session_token=self.security_token,
-            profile_name=self.session_profile,
         )
 
     def _make_config(self) -> Any:
@@ -177,7 +250,9 @@ class S3Storage(S3Urls, BaseStorage):
             raise ImproperlyConfigured(
                 f"This botocore is too old for these S3 options ({exc}); upgrade boto3"
             ) from exc
-        return self.client_config.merge(ours) if self.client_config is not None else ours
+        # What the user's client_config sets itself wins (as in django-storages,
+        # where it replaces signature_version, addressing_style and proxies).
+        return ours.merge(self.client_config) if self.client_config is not None else ours
 
     @property
     def connection(self) -> Any:
@@ -197,11 +272,32 @@ class S3Storage(S3Urls, BaseStorage):
                     if self.verify is not None:
                         kwargs["verify"] = self.verify
                     client = session.client("s3", **kwargs)
+                    # django-storages' connection was a boto3 resource: code that
+                    # reaches its client as ``storage.connection.meta.client`` works.
+                    client.meta.client = client
                     self.__dict__["_session"] = session
                     self.__dict__["_client"] = client
         return client
 
     client = connection
+
+    @property
+    def bucket(self) -> Any:
+        """The bucket as a boto3 ``Bucket`` resource (on this storage's client)."""
+        bucket = self.__dict__.get("_bucket")
+        if bucket is None:
+            client = self.connection
+            resource = self.__dict__["_session"].resource(
+                "s3",
+                region_name=self.region_name,
+                endpoint_url=self.endpoint_url,
+                use_ssl=self.use_ssl,
+                config=self._make_config(),
+                **({"verify": self.verify} if self.verify is not None else {}),
+            )
+            resource.meta.client = client  # one client (and connection pool) for both
+            bucket = self.__dict__["_bucket"] = resource.Bucket(self.bucket_name)
+        return bucket
 
     def _key(self, name: str) -> str:
         return safe_join(self.location, name)
@@ -212,13 +308,19 @@ class S3Storage(S3Urls, BaseStorage):
     # --- object parameters -----------------------------------------------
 
     def get_object_parameters(self, name: str) -> dict[str, Any]:
-        """Per-object boto3 parameters (override to vary them by name)."""
-        return {}
+        """The boto3 parameters of the object ``name``: ``headers`` and ``object_parameters``.
+
+        Override to vary them by name, as with django-storages: start from
+        ``super().get_object_parameters(name)`` (a copy, yours to change), or
+        return a dict of your own. Reads send the part of them that GET and HEAD
+        take (customer-provided keys, SSE-C).
+        """
+        params = header_parameters(self.headers)
+        params.update(copy.deepcopy(self.object_parameters or {}))
+        return params
 
     def _upload_parameters(self, name: str, content: Any = None) -> dict[str, Any]:
-        params = header_parameters(self.headers)
-        params.update(self.object_parameters or {})
-        params.update(self.get_object_parameters(name))
+        params = dict(self.get_object_parameters(name))
         if "Metadata" in params:
             params["Metadata"] = dict(params["Metadata"])
         if self.default_acl and "ACL" not in params:
@@ -226,9 +328,15 @@ class S3Storage(S3Urls, BaseStorage):
         if "ContentType" not in params:
             guessed = mimetypes.guess_type(name)[0]
             params["ContentType"] = (
-                guessed or getattr(content, "content_type", None) or "application/octet-stream"
+                guessed or getattr(content, "content_type", None) or self.default_content_type
             )
         return params
+
+    def _read_parameters(self, name: str) -> dict[str, Any]:
+        """GetObject/HeadObject parameters for ``name`` (SSE-C keys and the like)."""
+        if not (self.object_parameters or _overrides_parameters(type(self))):
+            return {}
+        return read_parameters(self.get_object_parameters(name))
 
     # --- Storage API -----------------------------------------------------
 
@@ -243,12 +351,16 @@ class S3Storage(S3Urls, BaseStorage):
                 key,
                 extra_args=self._upload_parameters(name),
                 conditional="x" in mode,
-                part_size=self.transfer.part_size,
+                part_size=max(int(self.file_buffer_size or 0), self.transfer.part_size)
+                if self.file_buffer_size
+                else self.transfer.part_size,
                 max_memory_size=self.max_memory_size,
                 direct=self._direct_put(),
             )
         else:
-            raw = S3Reader(self.connection, self.bucket_name, key).start()
+            raw = S3Reader(
+                self.connection, self.bucket_name, key, read_args=self._read_parameters(name)
+            ).start()
         return S3File(raw, name, mode, reopen=lambda again: self._open(name, again))
 
     def _save(self, name: str, content: Any) -> str:
@@ -337,15 +449,16 @@ class S3Storage(S3Urls, BaseStorage):
                     code=str(first.get("Code", "")),
                 )
 
-    def _head(self, key: str, action: str) -> dict[str, Any]:
+    def _head(self, key: str, action: str, name: str) -> dict[str, Any]:
+        params = self._read_parameters(name)
         with self._errors(key, action):
-            return self.connection.head_object(Bucket=self.bucket_name, Key=key)
+            return self.connection.head_object(Bucket=self.bucket_name, Key=key, **params)
 
     def exists(self, name: str) -> bool:
         key = self._key(name)
         if key and not key.endswith("/"):
             try:
-                self._head(key, "look up")
+                self._head(key, "look up", name)
                 return True
             except FileNotFoundError:
                 pass
@@ -375,11 +488,11 @@ class S3Storage(S3Urls, BaseStorage):
 
     def size(self, name: str) -> int:
         key = self._key(name)
-        return stored_size(self._head(key, "read the size of"))
+        return stored_size(self._head(key, "read the size of", name))
 
     def get_modified_time(self, name: str) -> datetime.datetime:
         key = self._key(name)
-        moment = self._head(key, "read the time of")["LastModified"]
+        moment = self._head(key, "read the time of", name)["LastModified"]
         return moment if settings.USE_TZ else timezone.make_naive(moment)
 
     # --- beyond Django's API ---------------------------------------------
@@ -436,6 +549,11 @@ class S3Storage(S3Urls, BaseStorage):
                         direct = DirectPut.for_client(client, self.bucket_name, credentials)
                     self.__dict__["_direct"] = direct
         return direct
+
+
+def _overrides_parameters(storage_cls: type) -> bool:
+    """Whether a user's subclass has its own ``get_object_parameters``."""
+    return storage_cls.get_object_parameters is not S3Storage.get_object_parameters
 
 
 @deconstructible(path="storages.backends.s3.S3StaticStorage")

@@ -135,7 +135,11 @@ def upload_multipart(
     condition: dict[str, str],
     concurrency: int,
 ) -> None:
+    from storages.backends.s3.options import part_parameters
+
     upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, **extra_args)["UploadId"]
+    # Customer-provided keys (SSE-C) go on every part and on the completion too.
+    per_part = part_parameters(extra_args)
     try:
         done: list[dict[str, Any]] = []
         with concurrent.futures.ThreadPoolExecutor(
@@ -158,7 +162,9 @@ def upload_multipart(
                 if number > MAX_PARTS:
                     raise ValueError(f"more than {MAX_PARTS} parts: raise the part size")
                 in_flight.add(
-                    pool.submit(_upload_part, client, bucket, key, upload_id, number, body)
+                    pool.submit(
+                        _upload_part, client, bucket, key, upload_id, number, body, per_part
+                    )
                 )
                 del body
             done.extend(future.result() for future in in_flight)
@@ -169,6 +175,7 @@ def upload_multipart(
             UploadId=upload_id,
             MultipartUpload={"Parts": done},
             **condition,
+            **per_part,
         )
     except BaseException:
         abort_multipart(client, bucket, key, upload_id)
@@ -176,10 +183,16 @@ def upload_multipart(
 
 
 def _upload_part(
-    client: Any, bucket: str, key: str, upload_id: str, number: int, body: bytes
+    client: Any,
+    bucket: str,
+    key: str,
+    upload_id: str,
+    number: int,
+    body: bytes,
+    per_part: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     answer = client.upload_part(
-        Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
+        Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body, **(per_part or {})
     )
     part = {"PartNumber": number, "ETag": answer["ETag"]}
     for checksum in ("ChecksumCRC32", "ChecksumCRC32C", "ChecksumCRC64NVME", "ChecksumSHA1"):

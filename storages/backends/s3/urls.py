@@ -12,7 +12,9 @@ import datetime
 import threading
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
+from storages.backends.s3.options import OMITTED
 from storages.backends.s3.signing import (
     PROBE_KEY,
     SigV4Signer,
@@ -50,22 +52,32 @@ class S3Urls:
     def _probe_url(self) -> str:
         from botocore.exceptions import NoCredentialsError
 
+        # Computed locally by botocore: no request is sent, nothing is stored.
         params = {"Bucket": self.bucket_name, "Key": PROBE_KEY}
         try:
             return self.connection.generate_presigned_url("get_object", Params=params)
         except NoCredentialsError:
             # Public buckets without credentials: only the address is wanted.
+            return self._unsigned_client().generate_presigned_url("get_object", Params=params)
+
+    def _unsigned_client(self) -> Any:
+        """A client that signs nothing, for addresses of public objects (made once)."""
+        client = self.__dict__.get("_unsigned")
+        if client is None:
             from botocore import UNSIGNED
             from botocore.config import Config
 
-            unsigned = self._make_session().client(
+            kwargs: dict[str, Any] = {"verify": self.verify} if self.verify is not None else {}
+            client = self._make_session().client(
                 "s3",
                 region_name=self.region_name,
                 endpoint_url=self.endpoint_url,
                 use_ssl=self.use_ssl,
                 config=self._make_config().merge(Config(signature_version=UNSIGNED)),
+                **kwargs,
             )
-            return unsigned.generate_presigned_url("get_object", Params=params)
+            self.__dict__["_unsigned"] = client
+        return client
 
     def _fast_presigner(self) -> SigV4Signer | None:
         presigner = self.__dict__.get("_presigner", False)
@@ -93,34 +105,57 @@ class S3Urls:
         expire: int | None = None,
         http_method: str | None = None,
     ) -> str:
+        """The object's address; signed (expiring) when ``querystring_auth`` is on.
+
+        With a custom domain: ``<url_protocol>//<domain>/<key>``, ``parameters``
+        as its query string, signed by the CloudFront signer (if there is one)
+        only when ``querystring_auth`` is on. Otherwise a presigned S3 URL, or a
+        plain one (``parameters`` still in its query) when it is off.
+        """
         key = self._key(name)
         expire = self.querystring_expire if expire is None else expire
         domain = self.custom_domain or (self.bucket_name if self._bucket_is_host else None)
         plain = getattr(_plain_urls, "active", False)
         if domain:
             url = f"{self.url_protocol}//{domain}/{quote_key(key)}"
-            if self.cloudfront_key_id and self.cloudfront_key and not plain:
-                return self._cloudfront_url(url, expire)
+            if parameters:
+                url += "?" + urlencode(parameters)
+            signer = self._cloudfront() if self.querystring_auth and not plain else None
+            if signer is not None:
+                until = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=expire)
+                return signer.generate_presigned_url(url, date_less_than=until)
             return url
-        if plain or not (self.querystring_auth or parameters or http_method):
-            return self._base().url(key)
-        if not (parameters or http_method):
+        if plain or not (parameters or http_method):
+            if plain or not self.querystring_auth:
+                return self._base().url(key)
             presigner = self._fast_presigner()
             if presigner is not None:
                 return presigner.presign_get(key, expire)
         params = {"Bucket": self.bucket_name, "Key": key, **(parameters or {})}
+        # querystring_auth off: botocore's address with the parameters, unsigned.
+        client = self.connection if self.querystring_auth else self._unsigned_client()
         with self._errors(key, "sign a URL for"):
-            return self.connection.generate_presigned_url(
+            return client.generate_presigned_url(
                 "get_object", Params=params, ExpiresIn=expire, HttpMethod=http_method
             )
 
-    def _cloudfront_url(self, url: str, expire: int) -> str:
+    def get_cloudfront_signer(self, key_id: str, key: str | bytes) -> Any:
+        """A CloudFront signer for ``key_id`` and the PEM private ``key`` (override to change).
+
+        Called once, on the first signed URL, when no ``cloudfront_signer`` is given.
+        """
+        return cloudfront_signer(key_id, key)
+
+    def _cloudfront(self) -> Any:
+        """The CloudFront signer in use: the one given, else one from the keys, else None."""
+        given = self.cloudfront_signer
+        if given is not OMITTED:
+            return given
         signer = self.__dict__.get("_cloudfront")
-        if signer is None:
-            signer = cloudfront_signer(self.cloudfront_key_id, self.cloudfront_key)
+        if signer is None and self.cloudfront_key_id and self.cloudfront_key:
+            signer = self.get_cloudfront_signer(self.cloudfront_key_id, self.cloudfront_key)
             self.__dict__["_cloudfront"] = signer
-        until = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=expire)
-        return signer.generate_presigned_url(url, date_less_than=until)
+        return signer
 
     def presigned_upload_url(
         self, name: str, *, expire: int | None = None, content_type: str | None = None
