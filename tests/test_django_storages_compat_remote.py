@@ -335,3 +335,17 @@ class TestSFTPConfiguredAsDjangoStorages:
         for call in (storage.exists, storage.open, storage.delete, storage.size):
             with pytest.raises(SuspiciousFileOperation):
                 call("../escape.txt")
+
+    def test_sftp_client_follows_settings_changes(self, sshd_server):
+        with override_settings(
+            SFTP_STORAGE_HOST=LOOPBACK,
+            SFTP_STORAGE_PARAMS=sshd_server.params(),
+            SFTP_KNOWN_HOST_FILE=str(sshd_server.known_hosts),
+            SFTP_STORAGE_ROOT=str(sshd_server.root),
+        ):
+            storage = SFTPStorage()
+            old = storage.sftp
+            with override_settings(SFTP_STORAGE_PARAMS=sshd_server.params(timeout=7)):
+                assert not old.get_channel().get_transport().is_active()  # closed, not leaked
+                assert storage.sftp is not old
+            storage.close()

@@ -136,15 +136,23 @@ class SFTPStorage(RemoteTreeStorage):
             self.__dict__["_own_connection"] = connection
         return connection.sftp
 
+    def _close_own_connection(self) -> None:
+        connection = self.__dict__.pop("_own_connection", None)
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                sftp_client.close(connection)
+
     def close(self) -> None:
         """Close idle pooled connections and the one behind :attr:`sftp`."""
-        connection = self.__dict__.pop("_own_connection", None)
         try:
-            if connection is not None:
-                with contextlib.suppress(Exception):
-                    sftp_client.close(connection)
+            self._close_own_connection()
         finally:
             super().close()
+
+    def _reset_connection(self) -> None:
+        # Settings changed: the client behind ``sftp`` was made with the old ones.
+        self._close_own_connection()
+        super()._reset_connection()
 
     def _translate(self, exc: Exception, name: str, action: str) -> BaseException:
         if isinstance(exc, HostKeyError):
