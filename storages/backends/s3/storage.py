@@ -202,8 +202,10 @@ class S3Storage(S3Urls, BaseStorage):
             else:
                 value = next(filter(None, map(os.environ.get, environment_names)), None)
             setattr(self, option, value)
+        # As django-storages: keys and a profile together are an error, except
+        # that keys found in the environment give way to the profile.
         keys = {"access_key", "secret_key"} & from_settings
-        if keys and "session_profile" in from_settings:
+        if keys and self.session_profile:
             raise ImproperlyConfigured(
                 "AWS_S3_SESSION_PROFILE (session_profile) cannot be given together with "
                 "AWS_S3_ACCESS_KEY_ID / AWS_S3_SECRET_ACCESS_KEY (access_key / secret_key)."

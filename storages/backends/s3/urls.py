@@ -120,7 +120,7 @@ class S3Urls:
             url = f"{self.url_protocol}//{domain}/{quote_key(key)}"
             if parameters:
                 url += "?" + urlencode(parameters)
-            signer = self._cloudfront() if self.querystring_auth and not plain else None
+            signer = self._signer_in_use() if self.querystring_auth and not plain else None
             if signer is not None:
                 until = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=expire)
                 return signer.generate_presigned_url(url, date_less_than=until)
@@ -146,7 +146,7 @@ class S3Urls:
         """
         return cloudfront_signer(key_id, key)
 
-    def _cloudfront(self) -> Any:
+    def _signer_in_use(self) -> Any:
         """The CloudFront signer in use: the one given, else one from the keys, else None."""
         given = self.cloudfront_signer
         if given is not OMITTED:
