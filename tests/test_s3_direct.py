@@ -324,7 +324,7 @@ def refuse_any_send(request):
 )
 def test_direct_uploads_go_where_botocore_sends_them(options, origin, region):
     storage = S3Storage(access_key="AKIDEXAMPLE", secret_key="not-a-real-secret", **options)
-    with watched_sends(storage, refuse_any_send):  # the probe is answered before sending
+    with watched_sends(storage, refuse_any_send):  # the target is worked out locally
         direct = storage._direct_put()
     assert direct is not None
     assert direct.signer.base.origin == origin

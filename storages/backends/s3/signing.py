@@ -20,6 +20,8 @@ import time
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+#: The placeholder key of the presigned URLs the address layout is learned from.
+#: Those are computed locally: no request for it is ever prepared or sent.
 PROBE_KEY = "storages-url-probe"
 ALGORITHM = "AWS4-HMAC-SHA256"
 
