@@ -154,6 +154,22 @@ def content_chunks(content: Any, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterat
         yield from iter_chunks(content, chunk_size)
 
 
+def rewindable(content: Any) -> bool:
+    """Whether a save can start ``content`` again from its beginning (for a retry).
+
+    Stricter than django-storages' :func:`is_seekable`: a stream that cannot say
+    counts as one-pass, and a Django ``File`` is asked about the file it wraps.
+    """
+    seekable = getattr(content, "seekable", None)
+    if callable(seekable):
+        try:
+            return bool(seekable())
+        except (OSError, ValueError):
+            return False
+    inner = getattr(content, "file", None)
+    return inner is not None and inner is not content and rewindable(inner)
+
+
 def file_digest(content: Any, algorithm: str = "sha256") -> str:
     """Hex digest of a file's content, read in bounded chunks."""
     digest = hashlib.new(algorithm)

@@ -59,7 +59,14 @@ from storages.backends.database.sqlite import (
     write_chunks,
 )
 from storages.base import NOT_SET, BaseStorage, SettingSpec, class_option
-from storages.utils import DEFAULT_CHUNK_SIZE, content_chunks, iter_chunks, safe_join, setting
+from storages.utils import (
+    DEFAULT_CHUNK_SIZE,
+    content_chunks,
+    iter_chunks,
+    rewindable,
+    safe_join,
+    setting,
+)
 
 MiB = 1024 * 1024
 #: How many times a save that hit a deadlock or lock timeout is tried in all.
@@ -318,7 +325,7 @@ class DatabaseStorage(BaseStorage):
     def _write(self, key: str, content: Any, *, overwrite: bool, exclusive: bool = False) -> str:
         """Store ``content`` under ``key`` in one transaction, retrying deadlocks."""
         connector = self.connector
-        retry = not connector.in_transaction and _rewindable(content)
+        retry = not connector.in_transaction and rewindable(content)
         for attempt in range(1, SAVE_ATTEMPTS + 1):
             try:
                 with self._errors("save", key), connector.transaction():
@@ -515,16 +522,6 @@ class DatabaseStorage(BaseStorage):
         if row is None:
             raise FileNotFoundError(f"{key!r} is not in {self.describe()}.")
         return bytes(row[0] or b"")
-
-
-def _rewindable(content: Any) -> bool:
-    """Whether a save can be tried again from the start of ``content``."""
-    seekable = getattr(content, "seekable", None)
-    if callable(seekable):
-        with contextlib.suppress(Exception):
-            return bool(seekable())
-    file = getattr(content, "file", None)
-    return file is not None and hasattr(file, "seek")
 
 
 def _now_micros() -> int:

@@ -58,7 +58,6 @@ from storages.backends.s3.options import (
 from storages.backends.s3.transfer import (
     MIB,
     TransferSettings,
-    is_seekable,
     rewound,
     size_of,
     spooled_copy,
@@ -66,7 +65,7 @@ from storages.backends.s3.transfer import (
 )
 from storages.backends.s3.urls import S3Urls, plain_urls
 from storages.base import BaseStorage, SettingSpec
-from storages.utils import clean_name, require, safe_join, setting
+from storages.utils import clean_name, require, rewindable, safe_join, setting
 
 # One lock guards client creation for every storage: creation is rare and a
 # lock object would not pickle.
@@ -368,7 +367,7 @@ class S3Storage(S3Urls, BaseStorage):
     def _save(self, name: str, content: Any) -> str:
         name = clean_name(name)
         conditional = not self.file_overwrite and self.conditional_writes
-        if conditional and not is_seekable(content):
+        if conditional and not rewindable(content):
             content = spooled_copy(content, self.max_memory_size)
         while True:
             key = self._key(name)

@@ -20,6 +20,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 from django.core.files import File
 
+from storages.utils import rewindable
+
 if TYPE_CHECKING:
     from storages.backends.s3.direct import DirectPut
 
@@ -218,21 +220,9 @@ def abort_multipart(client: Any, bucket: str, key: str, upload_id: str) -> None:
 # --- content handed to save() ------------------------------------------
 
 
-def is_seekable(content: Any) -> bool:
-    """Whether ``content`` (or the file a Django ``File`` wraps) can seek back."""
-    seekable = getattr(content, "seekable", None)
-    if callable(seekable):
-        try:
-            return bool(seekable())
-        except (OSError, ValueError):
-            return False
-    inner = getattr(content, "file", None)
-    return inner is not None and inner is not content and is_seekable(inner)
-
-
 def rewound(content: Any) -> Any:
     """``content`` at its start, for a retry, where it can seek."""
-    if is_seekable(content):
+    if rewindable(content):
         content.seek(0)
     return content
 
