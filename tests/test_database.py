@@ -8,6 +8,7 @@ import io
 import logging
 import os
 import pickle
+import threading
 import time
 import tracemalloc
 
@@ -594,3 +595,109 @@ class TestCreateTableCommand:
     def test_refuses_an_alias_that_is_not_a_database_storage(self):
         with pytest.raises(CommandError, match="not a DatabaseStorage"):
             call_command("createfilestable", "--storage", "staticfiles")
+
+
+# The original documentation's table: "a pk-column for filenames (better to use the same type
+# that FileField uses: nvarchar(100)), blob field (image type for example) and size field
+# (bigint)", named by its DB_FILES. No modification time. PostgreSQL folds unquoted names to
+# lower case, so there the names are quoted to keep the DB_FILES spelling (our SQL quotes them).
+SEED_DB_FILES = {
+    "db_table": "FILES",
+    "fname_column": "FILE_NAME",
+    "blob_column": "BLOB",
+    "size_column": "SIZE",
+    "base_url": "http://localhost/dbfiles/",
+}
+SEED_TABLES = {
+    "sqlite": "CREATE TABLE FILES (FILE_NAME NVARCHAR(100) PRIMARY KEY, BLOB BLOB, SIZE BIGINT)",
+    "postgresql": (
+        'CREATE TABLE "FILES" ("FILE_NAME" VARCHAR(100) PRIMARY KEY, "BLOB" BYTEA, "SIZE" BIGINT)'
+    ),
+    "mariadb": (
+        "CREATE TABLE FILES (FILE_NAME NVARCHAR(100) PRIMARY KEY, `BLOB` LONGBLOB, SIZE BIGINT)"
+    ),
+}
+
+
+@pytest.fixture
+def seed_table(kind, connection_for, settings, django_db_blocker):
+    """The seed's FILES table, made by hand as the seed says, and its DB_FILES in settings."""
+    vendor = kind.split("-")[0]
+    settings.DB_FILES = {**SEED_DB_FILES, **connection_for}
+    with django_db_blocker.unblock():
+        maker = DatabaseStorage(**connection_for)
+        with maker.connector.cursor() as cursor:
+            cursor.execute(SEED_TABLES[vendor])
+        try:
+            yield vendor
+        finally:
+            with maker.connector.cursor() as cursor:
+                cursor.execute(f"DROP TABLE {maker.sql.quote('FILES')}")
+            maker.connector.close()
+
+
+class TestOriginalTable:
+    """A table made the original way works with the original DB_FILES, unchanged."""
+
+    def test_every_operation_works_without_a_modified_column(self, seed_table):
+        storage = DatabaseStorage()  # everything from settings.DB_FILES
+        payload = os.urandom(300_000)
+        assert storage.save("player_photos/a.jpg", ContentFile(payload)) == "player_photos/a.jpg"
+        assert storage.exists("player_photos/a.jpg")
+        assert storage.size("player_photos/a.jpg") == len(payload)
+        assert storage.open("player_photos/a.jpg").read() == payload
+        assert storage.read_range("player_photos/a.jpg", 1000, 10) == payload[1000:1010]
+        with storage.open("player_photos/a.jpg") as handle:
+            handle.seek(200_000)
+            assert handle.read(100) == payload[200_000:200_100]
+        assert storage.url("player_photos/a.jpg") == "http://localhost/dbfiles/player_photos/a.jpg"
+        # The original default: a second save of a name replaces the blob.
+        assert storage.save("player_photos/a.jpg", ContentFile(b"new")) == "player_photos/a.jpg"
+        assert storage.open("player_photos/a.jpg").read() == b"new"
+        with storage.open("notes.txt", "w") as handle:
+            handle.write("written through open()")
+        assert storage.listdir("") == (["player_photos"], ["notes.txt"])
+        assert storage.listdir("player_photos") == ([], ["a.jpg"])
+        with pytest.raises(NotImplementedError, match="modified"):
+            storage.get_modified_time("notes.txt")
+        storage.delete("notes.txt")
+        storage.delete("notes.txt")  # a missing file: nothing to do
+        assert not storage.exists("notes.txt")
+        with pytest.raises(FileNotFoundError):
+            storage.open("notes.txt")
+
+    def test_concurrent_saves(self, seed_table):
+        from django.db import connections
+
+        storage = DatabaseStorage()
+        count = 4
+        barrier = threading.Barrier(count)
+        errors: list[BaseException] = []
+
+        def save(index: int) -> None:
+            try:
+                barrier.wait(timeout=30)
+                storage.save("same.txt", ContentFile(f"writer {index}".encode()))
+                storage.save(f"own/{index}.txt", ContentFile(b"x" * index))
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=save, args=(i,)) for i in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not errors, errors
+        assert storage.open("same.txt").read() in {f"writer {i}".encode() for i in range(count)}
+        assert storage.listdir("own") == ([], [f"{i}.txt" for i in range(count)])
+        assert [storage.size(f"own/{i}.txt") for i in range(count)] == list(range(count))
+
+    def test_a_modified_column_that_is_not_there_is_named(self, seed_table, settings):
+        settings.DB_FILES = {**settings.DB_FILES, "modified_column": "MODIFIED"}
+        with pytest.raises(ImproperlyConfigured, match=r"'MODIFIED'.*FILES"):
+            DatabaseStorage().exists("a.txt")
+        explicit = DatabaseStorage(modified_column="changed")
+        with pytest.raises(ImproperlyConfigured, match=r"'changed'.*FILES"):
+            explicit.save("a.txt", ContentFile(b"a"))

@@ -91,6 +91,9 @@ class Dialect:
         "RELEASE SAVEPOINT {name}",
     )
 
+    #: Whether the database matches column names without regard to case, even quoted.
+    columns_ignore_case = False
+
     def quote(self, identifier: str) -> str:
         return ".".join(
             f"{self.open_quote}{part}{self.close_quote}" for part in identifier.split(".")
@@ -104,6 +107,16 @@ class Dialect:
             size=self.quote(size),
             modified=self.quote(modified) if modified else None,
         )
+
+    def has_column(self, present: list[str], column: str) -> bool:
+        """Whether ``column`` (as our SQL quotes it) names one of the ``present`` columns."""
+        if column in present:
+            return True
+        return self.columns_ignore_case and column.lower() in {name.lower() for name in present}
+
+    def probe_sql(self, c: Columns) -> str:
+        """No rows, only the table's column names (in the cursor's description)."""
+        return f"SELECT * FROM {c.table} WHERE 1 = 0"
 
     # Reading.
     def substring(self, blob: str) -> str:
@@ -203,6 +216,7 @@ class SQLiteDialect(Dialect):
     # parts are cheaper); through ODBC each substr() loads the whole value.
     read_part = 8 * MiB
     zeroblob = "zeroblob(?)"
+    columns_ignore_case = True
 
     def create_table_sql(self, c: Columns, name_length: int = 255) -> list[str]:
         # The blob last: SQLite keeps a record's columns in order, so a column
@@ -253,6 +267,7 @@ class PostgreSQLDialect(SQLiteDialect):
     vendor = "postgresql"
     blob_type = "BYTEA"
     read_part = Dialect.read_part
+    columns_ignore_case = False  # a quoted name is exact
     # Each append rewrites the value so far on the server: fewer, larger parts
     # (measured: 100 MiB in 8 MiB parts 3.5 s, in 32 MiB parts 1.5 s).
     write_part = 16 * MiB
@@ -281,6 +296,7 @@ class MySQLDialect(Dialect):
 
     vendor = "mysql"
     open_quote = close_quote = "`"
+    columns_ignore_case = True
     # Every SUBSTRING makes InnoDB read the whole blob, so a full read costs
     # (size / part) whole-blob reads: measured for 100 MiB, 4 MiB parts 19.6 s,
     # 8 MiB 9.6 s, 16 MiB 6.1 s (+51 MiB RSS), 32 MiB 5.0 s (+99 MiB RSS).
@@ -316,6 +332,7 @@ class SQLServerDialect(Dialect):
 
     vendor = "microsoft"
     open_quote, close_quote = "[", "]"
+    columns_ignore_case = True  # the default collations
     blob_type = "VARBINARY(MAX)"
     name_type = "NVARCHAR({length})"
     savepoint_sql = ("SAVE TRANSACTION {name}", "ROLLBACK TRANSACTION {name}", None)

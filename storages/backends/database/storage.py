@@ -44,6 +44,7 @@ from storages.backends.database.connections import (
     scrub,
 )
 from storages.backends.database.dialects import (
+    Columns,
     Dialect,
     dialect_for,
     like_prefix,
@@ -83,7 +84,7 @@ class DatabaseStorage(BaseStorage):
     """Files stored as rows ``(name, blob, size, modified)`` of one table."""
 
     secret_options = ("connection_string",)
-    transient_attributes = ("_connector", "_dialect", "_packet")
+    transient_attributes = ("_connector", "_dialect", "_packet", "_columns")
 
     #: Keys of ``settings.DB_FILES`` that are not options of ours are refused.
     setting_name: ClassVar[str] = "DB_FILES"
@@ -154,6 +155,12 @@ class DatabaseStorage(BaseStorage):
             validate_identifier(getattr(self, option), option)
         if self.modified_column is not None:
             validate_identifier(self.modified_column, "modified_column")
+        # Given (not the default): a table without that column is a configuration error.
+        self._modified_given = (
+            "modified_column" in self._options
+            or class_option(type(self), "modified_column") is not NOT_SET
+            or "modified_column" in (setting("DB_FILES") or {})
+        )
         for option in ("chunk_size", "write_chunk_size"):
             value = getattr(self, option)
             if value is not None and (not isinstance(value, int) or value < 1):
@@ -220,14 +227,65 @@ class DatabaseStorage(BaseStorage):
         return blob_connection(connector.connection)
 
     @property
-    def columns(self) -> Any:
+    def columns(self) -> Columns:
+        """The quoted table and columns every statement uses, checked against the table.
+
+        The table is asked once per storage which columns it has; the modified
+        column is used only if it is there (the original table has none).
+        """
+        columns = self.__dict__.get("_columns")
+        if columns is None:
+            columns = self._table_columns()
+        return columns
+
+    def _declared_columns(self, modified: str | None = NOT_SET) -> Columns:
+        """The columns as configured (what ``create_table`` creates)."""
         return self.sql.columns(
             self.db_table,
             self.fname_column,
             self.blob_column,
             self.size_column,
-            self.modified_column,
+            self.modified_column if modified is NOT_SET else modified,
         )
+
+    def _table_columns(self) -> Columns:
+        declared = self._declared_columns()
+        present = self._column_names(declared)
+        if present is None:
+            return declared  # no table (yet): the statement will say so, and we ask again
+        sql = self.sql
+        for option in ("fname_column", "blob_column", "size_column", "modified_column"):
+            column = getattr(self, option)
+            if column is None or sql.has_column(present, column):
+                continue
+            if option == "modified_column" and not self._modified_given:
+                declared = self._declared_columns(modified=None)
+                continue
+            raise ImproperlyConfigured(
+                f"DatabaseStorage {option} {column!r} is not a column of table "
+                f"{self.db_table} of {self.connector.describe()} (its columns: "
+                f"{', '.join(present)})"
+                + (
+                    "; set modified_column to None for a table without one."
+                    if option == "modified_column"
+                    else "."
+                )
+            )
+        self.__dict__["_columns"] = declared
+        return declared
+
+    def _column_names(self, declared: Columns) -> list[str] | None:
+        """The table's column names (a query of no rows), or None if it cannot be read."""
+        connector = self.connector
+        try:
+            # In a savepoint: a failure must not abort a transaction we are part of.
+            with connector.savepoint(), connector.cursor() as cursor:
+                cursor.execute(self.sql.probe_sql(declared))
+                names = [str(column[0]) for column in cursor.description or ()]
+                cursor.fetchall()
+        except connector.errors:
+            return None
+        return names or None
 
     def describe(self) -> str:
         return f"table {self.db_table} of {self.connector.describe()}"
@@ -242,7 +300,8 @@ class DatabaseStorage(BaseStorage):
             what = f" {name!r}" if name is not None else ""
             detail = scrub(str(exc), connector.secrets())
             hint = ""
-            if any(word in detail.lower() for word in MISSING_TABLE):
+            lowered = detail.lower()
+            if "column" not in lowered and any(word in lowered for word in MISSING_TABLE):
                 hint = " (create the table with: manage.py createfilestable)"
             error = DatabaseStorageError(
                 f"Could not {action}{what} in {self.describe()}: {detail}{hint}"
@@ -269,7 +328,8 @@ class DatabaseStorage(BaseStorage):
     # The table.
     def create_table(self, *, name_length: int = 255, execute: bool = True) -> list[str]:
         """Create the table if it is missing; return the SQL (run unless ``execute`` is False)."""
-        statements = self.sql.create_table_sql(self.columns, name_length)
+        statements = self.sql.create_table_sql(self._declared_columns(), name_length)
+        self.__dict__.pop("_columns", None)  # ask the table again once it exists
         if execute:
             with (
                 self._errors("create the table", None),
@@ -283,8 +343,9 @@ class DatabaseStorage(BaseStorage):
     def drop_table(self) -> None:
         """Drop the table and every file in it (used by tests and benchmarks)."""
         with self._errors("drop the table", None), self.connector.cursor() as cursor:
-            for statement in self.sql.drop_table_sql(self.columns):
+            for statement in self.sql.drop_table_sql(self._declared_columns()):
                 cursor.execute(statement)
+        self.__dict__.pop("_columns", None)
 
     # Django's Storage API.
     def _open(self, name: str, mode: str = "rb") -> File:
@@ -494,8 +555,11 @@ class DatabaseStorage(BaseStorage):
 
     def get_modified_time(self, name: str) -> datetime.datetime:
         key = self._key(name)
-        if self.modified_column is None:
-            raise NotImplementedError("This DatabaseStorage has no modified_column.")
+        if self.columns.modified is None:
+            raise NotImplementedError(
+                f"{self.describe()} has no modified column (modified_column="
+                f"{self.modified_column!r}): DatabaseStorage cannot tell modification times."
+            )
         _size, micros = self._stat(key)
         if micros is None:
             raise NotImplementedError(f"{key!r} has no modification time.")
