@@ -16,13 +16,15 @@ import os
 import secrets
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urljoin
 
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage
 from django.utils.deconstruct import deconstructible
+from django.utils.encoding import filepath_to_uri
 
 from storages.base import unknown_options
-from storages.utils import content_chunks, name_as_given, safe_join
+from storages.utils import UnsafeName, content_chunks, name_as_given, safe_join, url_name
 
 TEMPORARY_SUFFIX = ".part"
 
@@ -56,9 +58,9 @@ class SafeFileSystemStorage(FileSystemStorage):
         self._overwrite = allow_overwrite
 
     def _open(self, name: str, mode: str = "rb") -> File:
+        full_path = self.file_path(name)
         if not ("w" in mode or "x" in mode):
             return super()._open(name, mode)
-        full_path = self.path(name)
         if "x" in mode and os.path.lexists(full_path):
             raise FileExistsError(f"{name!r} already exists.")
         self._make_directories(os.path.dirname(full_path))
@@ -75,6 +77,44 @@ class SafeFileSystemStorage(FileSystemStorage):
             if name == os.curdir:
                 return self.location
         return os.path.normpath(safe_join(self.location, name))
+
+    def file_path(self, name: str) -> str:
+        """:meth:`path` of a file: a name that is the location itself is refused.
+
+        ``path("")`` and ``listdir("")`` stay the location (Django's collectstatic
+        asks for them); the methods that act on one file use this instead.
+        """
+        full_path = self.path(name)
+        if full_path == os.path.normpath(self.location):
+            raise UnsafeName(f"The name {name!r} names no file: it is the storage's location.")
+        return full_path
+
+    def delete(self, name: str) -> None:
+        self.file_path(name)
+        super().delete(name)
+
+    def size(self, name: str) -> int:
+        return os.path.getsize(self.file_path(name))
+
+    def get_accessed_time(self, name: str):
+        self.file_path(name)
+        return super().get_accessed_time(name)
+
+    def get_created_time(self, name: str):
+        self.file_path(name)
+        return super().get_created_time(name)
+
+    def get_modified_time(self, name: str):
+        self.file_path(name)
+        return super().get_modified_time(name)
+
+    def url(self, name: str) -> str:
+        if self.base_url is None:
+            raise ValueError("This file is not accessible via a URL.")
+        # Checked as save() checks names: the URL cannot leave base_url's origin or path.
+        relative = url_name(name)
+        self.file_path(relative)
+        return urljoin(self.base_url, filepath_to_uri(relative))
 
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
         if not self._overwrite:

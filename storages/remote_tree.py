@@ -29,7 +29,7 @@ from django.utils.encoding import filepath_to_uri
 from storages.base import BaseStorage
 from storages.files import ReadFile, SpooledWriteFile, is_write_mode
 from storages.pool import ConnectionPool, shared_pool
-from storages.utils import clean_name, safe_join, setting
+from storages.utils import clean_name, file_join, safe_join, setting, url_name
 
 logger = logging.getLogger("storages")
 
@@ -189,7 +189,8 @@ class RemoteTreeStorage(BaseStorage):
             raise error from None
 
     def _path(self, name: str) -> str:
-        return safe_join(self._root, name)
+        """Where the file ``name`` is; a name that is the root itself is refused."""
+        return file_join(self._root, name)
 
     def _where(self, name: str = "") -> str:
         where = self._describe_store()
@@ -249,7 +250,7 @@ class RemoteTreeStorage(BaseStorage):
     # --- the rest of the Storage API ---------------------------------------------------
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
-        directory = self._path(path)
+        directory = safe_join(self._root, path)  # "" lists the root
         try:
             entries = self._run(lambda client: self._list(client, directory), path, "list")
         except FileNotFoundError:
@@ -269,4 +270,5 @@ class RemoteTreeStorage(BaseStorage):
         if base_url is None:
             base_url_setting = self.option_table()["base_url"][0]
             raise ValueError(f"{type(self).__name__}.url() needs {base_url_setting} or MEDIA_URL.")
-        return urljoin(base_url, filepath_to_uri(clean_name(name)))
+        # Checked as save() checks names: the URL cannot leave base_url's origin or path.
+        return urljoin(base_url, filepath_to_uri(url_name(name)))

@@ -71,6 +71,36 @@ def safe_join(location: str, *names: str) -> str:
     return f"{base}/{relative}"
 
 
+def file_join(location: str, name: str) -> str:
+    """:func:`safe_join` for one file's name, which must name something under ``location``.
+
+    A name that cleans to nothing (``""``, ``"."``, ``"a/.."``, ``"./"``) would
+    address ``location`` itself (the bucket, database, container or root
+    directory): refused with :class:`SuspiciousFileOperation`, before any request.
+    """
+    relative = safe_join("", name)
+    if not relative:
+        raise UnsafeName(f"The name {name!r} names no file: it is the storage's root.")
+    return safe_join(location, relative)
+
+
+def is_root(name: str) -> bool:
+    """Whether ``name`` cleans to nothing, i.e. is the storage's root (unsafe names raise)."""
+    return safe_join("", name) == ""
+
+
+def url_name(name: str) -> str:
+    """The clean relative name ``url()`` quotes, refusing exactly what ``save()`` refuses.
+
+    ``Storage.save()`` refuses absolute names, ``..`` parts and names without a
+    file name (Django's ``validate_file_name``), and :func:`file_join` refuses the
+    rest; a name that passes cannot make a URL leave its base (another origin
+    with ``//host``, or a parent path).
+    """
+    validate_file_name(str(name), allow_relative_path=True)
+    return file_join("", name)
+
+
 def is_clean(name: object) -> bool:
     """Whether ``name`` is already a safe relative name that cleaning would leave as is.
 

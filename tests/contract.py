@@ -45,6 +45,18 @@ UNSAFE_NAMES = [
     "nul\x00byte.txt",
 ]
 
+#: Names save() refuses that a URL would otherwise carry to another host or out of the base.
+URL_ATTACKS = [
+    "//evil.example/x.exe",
+    "\\\\evil.example\\x.exe",
+    "../../etc/passwd",
+    "a/\x00b",
+    "/abs/x",
+]
+
+#: Names that clean to nothing: the root (bucket, database, container, directory) itself.
+ROOT_NAMES = ["", ".", "a/..", "./", "a/b/../.."]
+
 STATICFILES = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
 
@@ -300,6 +312,50 @@ class StorageContract:
         for operation in (storage.exists, storage.open, storage.delete, storage.size):
             with pytest.raises(SuspiciousFileOperation):
                 operation(name)
+
+    @pytest.mark.parametrize("name", UNSAFE_NAMES + URL_ATTACKS)
+    def test_url_refuses_what_save_refuses(self, storage, name):
+        with pytest.raises(SuspiciousFileOperation):
+            storage.save(name, ContentFile(self.sample(b"x")))
+        with pytest.raises(SuspiciousFileOperation):
+            storage.url(name)
+
+    @pytest.mark.parametrize("name", ROOT_NAMES)
+    def test_name_of_the_root_reaches_no_file(self, storage, name):
+        # Such a name would address the bucket, database or root directory itself
+        # (CouchDB's delete("") reached the database URL): refused before any request.
+        kept = self.save(storage, "kept/file.txt", b"kept")
+        before = storage.listdir(""), storage.listdir("kept")
+        with pytest.raises(SuspiciousFileOperation):
+            storage.save(name, ContentFile(self.sample(b"x")))
+        operations = [storage.open, storage.delete, storage.size, storage.url]
+        for operation in operations:
+            with pytest.raises(SuspiciousFileOperation):
+                operation(name)
+        for getter in (
+            storage.get_modified_time,
+            storage.get_accessed_time,
+            storage.get_created_time,
+        ):
+            try:
+                getter(name)
+            except NotImplementedError:  # the backend has no such time at all
+                continue
+            except SuspiciousFileOperation:
+                continue
+            pytest.fail(f"{getter.__name__}({name!r}) was not refused")
+        # The root exists (Django's collectstatic --clear asks exists("") before listing it).
+        assert storage.exists(name) is True
+        assert (storage.listdir(""), storage.listdir("kept")) == before
+        assert storage.open(kept).read() == self.sample(b"kept")
+
+    @pytest.mark.parametrize("given", ["norm/a//b.txt", "norm/a/./b.txt", "norm//a/b.txt"])
+    def test_save_returns_the_name_stored(self, storage, given):
+        name = self.save(storage, given, b"normalised")
+        assert name == self.stored_name("norm/a/b.txt")
+        assert storage.listdir("norm/a")[1] == [self.stored_name("b.txt")]
+        assert storage.exists(name)
+        assert storage.open(name).read() == self.sample(b"normalised")
 
     def test_unicode_names(self, storage):
         name = self.save(storage, "ünïcödé/файл 名前.txt", b"unicode")

@@ -13,14 +13,16 @@ import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 from django.utils.module_loading import import_string
 
 from tests.concurrency import run_in_threads
-from tests.contract import StorageContract
+from tests.contract import ROOT_NAMES, UNSAFE_NAMES, URL_ATTACKS, StorageContract
 from tests.servers.process import ServerProcess
 
 
@@ -198,7 +200,29 @@ class SeekScenario(StoreHooks):
         self.check_backing_store(storage, ["seek.bin"])
 
 
+class UrlScenario:
+    """``url()`` refuses what ``save()`` refuses and never leaves its base."""
+
+    #: The option that gives the URLs' base.
+    url_option: str = "base_url"
+
+    def test_url_stays_under_its_base(self, make_storage):
+        base = "https://cdn.example.com/media/"
+        storage = make_storage(**{self.url_option: base})
+        for name in URL_ATTACKS + UNSAFE_NAMES + ROOT_NAMES + ["a/../b.txt", "a/"]:
+            with pytest.raises(SuspiciousFileOperation):
+                storage.url(name)
+        for name in ["a b/c.txt", "a//c.txt", "x:y.txt", "?q#f.txt", "%2e%2e/x", "a\\c.txt"]:
+            url = storage.url(name)
+            parts = urlsplit(url)
+            assert url.startswith(base), url
+            assert (parts.scheme, parts.netloc) == ("https", "cdn.example.com"), url
+            assert not parts.query and not parts.fragment, url
+            assert ".." not in parts.path.split("/"), url
+
+
 class CommonScenarios(
+    UrlScenario,
     SeekScenario,
     PicklingScenario,
     WriteModeScenario,

@@ -239,3 +239,39 @@ class TestOptions:
         path, _args, kwargs = storage.deconstruct()
         assert path == "storages.backends.symlinkorcopy.SymlinkOrCopyStorage"
         assert kwargs == {"location": str(tmp_path), "symlink_within": ["/srv/x"]}
+
+
+@pytest.mark.parametrize("storage_class", [OverwriteStorage, SymlinkOrCopyStorage, ImageStorage])
+def test_url_stays_under_its_base(storage_class, tmp_path):
+    from urllib.parse import urlsplit
+
+    from tests.contract import ROOT_NAMES, UNSAFE_NAMES, URL_ATTACKS
+
+    base = "https://cdn.example.com/media/"
+    storage = storage_class(location=str(tmp_path), base_url=base)
+    absolute_inside = str(tmp_path / "x.txt")  # save() refuses absolute names: so does url()
+    for name in URL_ATTACKS + UNSAFE_NAMES + ROOT_NAMES + ["a/../b.txt", "a/", absolute_inside]:
+        with pytest.raises(SuspiciousFileOperation):
+            storage.url(name)
+    for name in ["a b/c.txt", "a//c.txt", "x:y.txt", "?q#f.txt", "%2e%2e/x", "a\\c.txt"]:
+        url = storage.url(name)
+        parts = urlsplit(url)
+        assert url.startswith(base), url
+        assert (parts.scheme, parts.netloc) == ("https", "cdn.example.com"), url
+        assert not parts.query and not parts.fragment, url
+        assert ".." not in parts.path.split("/"), url
+    assert storage.url("a b/c.txt") == base + "a%20b/c.txt"
+
+
+def test_names_of_the_location_itself_are_refused_but_it_still_lists(tmp_path):
+    storage = OverwriteStorage(location=str(tmp_path / "media"))
+    storage.save("kept.txt", ContentFile(b"kept"))
+    for name in ["", ".", "a/..", str(tmp_path / "media")]:
+        with pytest.raises(SuspiciousFileOperation):
+            storage.delete(name)  # os.rmdir() of the location, when it was empty
+        with pytest.raises(SuspiciousFileOperation):
+            storage.open(name)
+    # What Django's collectstatic asks of the location stays answered.
+    assert storage.path("") == str(tmp_path / "media")
+    assert storage.exists("") and storage.exists(str(tmp_path / "media"))
+    assert storage.listdir("") == ([], ["kept.txt"])

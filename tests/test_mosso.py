@@ -82,6 +82,7 @@ class TestCloudFilesContract(NamedSettingsContract):
 
 class TestSharedScenarios(CommonScenarios):
     storage_path = "storages.backends.mosso.CloudFilesStorage"
+    url_option = "cdn_url"
 
 
 class TestOriginalDocumentation:

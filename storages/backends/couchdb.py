@@ -38,7 +38,16 @@ from storages.files import (
     StreamReader,
     require_read_or_write_mode,
 )
-from storages.utils import content_chunks, require, safe_join, setting, split_listing
+from storages.utils import (
+    content_chunks,
+    file_join,
+    is_root,
+    require,
+    safe_join,
+    setting,
+    split_listing,
+    url_name,
+)
 
 requests = require("requests", "couchdb")
 
@@ -188,7 +197,8 @@ class CouchDBStorage(BaseStorage):
     # Names ----------------------------------------------------------------------------------
 
     def _path(self, name: str) -> str:
-        path = safe_join("", name)
+        # A name that cleans to nothing would be the database's own URL: refused.
+        path = file_join("", name)
         if path.startswith("_"):
             # Ids starting with "_" are CouchDB's own (_design, _local, _all_docs, ...).
             raise SuspiciousFileOperation(f"CouchDB reserves ids starting with '_': {name!r}")
@@ -214,6 +224,8 @@ class CouchDBStorage(BaseStorage):
         return response
 
     def exists(self, name: str) -> bool:
+        if is_root(name):
+            return True  # the root, asked without a request (collectstatic --clear asks)
         path = self._path(name)
         response = self._request("HEAD", self._attachment_url(path), "look up", name)
         if response.status_code in (200, 404):
@@ -301,7 +313,7 @@ class CouchDBStorage(BaseStorage):
             params.update(startkey=json.dumps(rows[-1]["id"]), skip="1")
 
     def url(self, name: str) -> str:
-        path = self._path(name)
+        path = self._path(url_name(name))  # refused as save() refuses it
         if self.base_url is not None:
             return self.base_url + filepath_to_uri(path)
         return self._attachment_url(path)

@@ -27,7 +27,15 @@ from django.utils.encoding import filepath_to_uri
 
 from storages.base import MASK, BaseStorage, SettingSpec
 from storages.files import ReadFile, SpooledWriteFile, StreamReader, require_read_or_write_mode
-from storages.utils import content_chunks, require, safe_join, split_listing
+from storages.utils import (
+    content_chunks,
+    file_join,
+    is_root,
+    require,
+    safe_join,
+    split_listing,
+    url_name,
+)
 
 pymongo = require("pymongo", "mongodb")
 gridfs = require("gridfs", "mongodb")
@@ -225,7 +233,7 @@ class GridFSStorage(BaseStorage):
     # Names --------------------------------------------------------------------------------
 
     def _path(self, name: str) -> str:
-        return safe_join("", name)
+        return file_join("", name)  # a name that cleans to nothing is no file: refused
 
     def replaced_name(self, name: str) -> str:
         return self._path(name)
@@ -264,6 +272,8 @@ class GridFSStorage(BaseStorage):
         return ReadFile(name, mode, lambda: (StreamReader(open_at, size), size))
 
     def exists(self, name: str) -> bool:
+        if is_root(name):
+            return True  # the root, asked without a request (collectstatic --clear asks)
         path = self._path(name)
         with self._errors("look up", name):
             files, _bucket = self._bucket()
@@ -289,7 +299,7 @@ class GridFSStorage(BaseStorage):
     get_created_time = get_modified_time
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
-        prefix = self._path(path).rstrip("/")
+        prefix = safe_join("", path).rstrip("/")  # "" lists the root
         prefix = f"{prefix}/" if prefix else ""
         # "/" + 1 == "0": every name under the prefix sorts in [prefix, upper).
         query = {"filename": {"$gte": prefix, "$lt": prefix[:-1] + "0"}} if prefix else {}
@@ -306,7 +316,7 @@ class GridFSStorage(BaseStorage):
                 "GridFSStorage has no base_url (GRIDFS_BASE_URL): "
                 "point it at the view that serves the files."
             )
-        return base + filepath_to_uri(self._path(name))
+        return base + filepath_to_uri(url_name(name))  # refused as save() refuses it
 
     # Writing ------------------------------------------------------------------------------
 

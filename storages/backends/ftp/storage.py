@@ -24,7 +24,7 @@ from storages.backends.ftp import client as ftp_client
 from storages.base import MASK, SettingSpec
 from storages.files import SeekableReader
 from storages.remote_tree import PoolRecipe, RemoteFile, RemoteTreeStorage
-from storages.utils import content_chunks, safe_join
+from storages.utils import content_chunks, file_join, is_root
 
 SCHEMES = ("ftp", "aftp", "ftps")
 
@@ -146,7 +146,7 @@ class FTPStorage(RemoteTreeStorage):
 
     def _path(self, name: str) -> str:
         if self._relative_root is not None and "_resolved_root" not in self.__dict__:
-            safe_join("/", name)  # a hostile name is refused before any connection
+            file_join("/", name)  # a hostile name is refused before any connection
         return super()._path(name)
 
     def disconnect(self) -> None:
@@ -295,6 +295,8 @@ class FTPStorage(RemoteTreeStorage):
     # --- the rest of the Storage API ---------------------------------------------
 
     def exists(self, name: str) -> bool:
+        if is_root(name):
+            return True  # the root, asked without a request (collectstatic --clear asks)
         path = self._path(name)
 
         def check(ftp: ftplib.FTP) -> bool:

@@ -37,7 +37,7 @@ from storages.backends.mogilefs.tracker import (
 )
 from storages.base import BaseStorage, SettingSpec
 from storages.files import ChunkReader, ReadFile, Source, SpooledWriteFile
-from storages.utils import safe_join, split_listing
+from storages.utils import file_join, is_root, safe_join, split_listing, url_name
 
 __all__ = ["MogileFSError", "MogileFSStorage", "serve_mogilefs_file"]
 
@@ -98,7 +98,11 @@ class MogileFSStorage(BaseStorage):
         return client
 
     def _key(self, name: str) -> str:
-        return safe_join(self.location, name)
+        # A name that cleans to nothing would be the location itself: refused.
+        return file_join(self.location, name)
+
+    def replaced_name(self, name: str) -> str:
+        return file_join("", name)  # the name as the key is stored
 
     @contextlib.contextmanager
     def _errors(self, action: str, name: str) -> Iterator[None]:
@@ -170,6 +174,7 @@ class MogileFSStorage(BaseStorage):
             self._store(self._key(name), name, source)
 
     def _save(self, name: str, content: Any) -> str:
+        name = file_join("", name)  # "a//b.txt" is stored (and returned) as "a/b.txt"
         key = self._key(name)
         with Source(content) as source:
             if self.file_overwrite:
@@ -193,13 +198,13 @@ class MogileFSStorage(BaseStorage):
                 raise
 
     def delete(self, name: str) -> None:
-        if not name:
-            raise ValueError("The name must be given to delete().")
         key = self._key(name)
         with contextlib.suppress(FileNotFoundError), self._errors("delete", name):
             self.client.delete(key)
 
     def exists(self, name: str) -> bool:
+        if is_root(name):
+            return True  # the root, asked without a request (collectstatic --clear asks)
         key = self._key(name)
         try:
             with self._errors("find", name):
@@ -214,7 +219,7 @@ class MogileFSStorage(BaseStorage):
             return int(self.client.file_info(key)["length"])
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
-        prefix = self._key(path).rstrip("/")
+        prefix = safe_join(self.location, path).rstrip("/")  # "" lists the root
         if prefix:
             prefix += "/"
         with self._errors("list", path or "/"):
@@ -234,7 +239,8 @@ class MogileFSStorage(BaseStorage):
 
     def url(self, name: str) -> str:
         base = self.base_url if self.base_url is not None else settings.MEDIA_URL
-        return urljoin(base or "/", filepath_to_uri(self._key(name)))
+        key = self._key(url_name(name))  # refused as save() refuses it
+        return urljoin(base or "/", filepath_to_uri(key))
 
     # The original wired the view as ``MogileFSStorage.serve_mogilefs_file``.
     @staticmethod

@@ -33,7 +33,7 @@ from django.utils.deconstruct import deconstructible
 from storages.backends.mosso.auth import RACKSPACE_AUTH_URL, Authenticator, SwiftAuthError
 from storages.base import BaseStorage, SettingSpec
 from storages.files import ChunkReader, ReadFile, Source, SpooledWriteFile, Window
-from storages.utils import require, safe_join
+from storages.utils import file_join, is_root, require, safe_join, url_name
 
 swiftclient = require("swiftclient", "swift")
 from swiftclient.exceptions import ClientException  # noqa: E402
@@ -241,7 +241,11 @@ class CloudFilesStorage(BaseStorage):
 
     # Names.
     def _key(self, name: str) -> str:
-        return safe_join(self.location, name)
+        # A name that cleans to nothing would be the container (or location) itself: refused.
+        return file_join(self.location, name)
+
+    def replaced_name(self, name: str) -> str:
+        return file_join("", name)  # the name as the object is stored
 
     def _head(self, name: str) -> dict[str, str]:
         key = self._key(name)
@@ -273,6 +277,7 @@ class CloudFilesStorage(BaseStorage):
             self._upload(name, source, self.get_object_headers(name, None), overwrite=True)
 
     def _save(self, name: str, content: Any) -> str:
+        name = file_join("", name)  # "a//b.txt" is stored (and returned) as "a/b.txt"
         with Source(content) as source:
             return self._upload(
                 name, source, self.get_object_headers(name, content), self.file_overwrite
@@ -381,8 +386,6 @@ class CloudFilesStorage(BaseStorage):
         return headers
 
     def delete(self, name: str) -> None:
-        if not name:
-            raise ValueError("The name must be given to delete().")
         key = self._key(name)
         try:
             headers = self._head(name)
@@ -396,6 +399,8 @@ class CloudFilesStorage(BaseStorage):
             )
 
     def exists(self, name: str) -> bool:
+        if is_root(name):
+            return True  # the root, asked without a request (collectstatic --clear asks)
         try:
             self._head(name)
         except FileNotFoundError:
@@ -406,7 +411,7 @@ class CloudFilesStorage(BaseStorage):
         return int(self._head(name).get("content-length", 0))
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
-        prefix = self._key(path).rstrip("/")
+        prefix = safe_join(self.location, path).rstrip("/")  # "" lists the root
         if prefix:
             prefix += "/"
         with self._errors("list", path or "/"):
@@ -431,6 +436,7 @@ class CloudFilesStorage(BaseStorage):
 
     # URLs.
     def url(self, name: str) -> str:
+        name = url_name(name)  # refused as save() refuses it
         key = self._key(name)
         if self.cdn_url:
             return f"{self.cdn_url.rstrip('/')}/{quote(key)}"

@@ -26,7 +26,7 @@ from storages.backends.sftp.client import HostKeyError, SFTPStorageError, mask_p
 from storages.base import SettingSpec
 from storages.files import SeekableReader
 from storages.remote_tree import PoolRecipe, RemoteFile, RemoteTreeStorage
-from storages.utils import content_chunks
+from storages.utils import content_chunks, is_root
 
 __all__ = ["HostKeyError", "SFTPStorage", "SFTPStorageError", "SFTPStorageFile"]
 
@@ -298,6 +298,8 @@ class SFTPStorage(RemoteTreeStorage):
     # --- the rest of the Storage API ---------------------------------------------
 
     def exists(self, name: str) -> bool:
+        if is_root(name):
+            return True  # the root, asked without a request (collectstatic --clear asks)
         path = self._path(name)
 
         return self._run(lambda sftp: self._exists(sftp, path), name, "check")
