@@ -11,6 +11,13 @@ botocore's: about a third of the CPU. The address and signing region are the
 ones botocore would use for that upload, worked out locally from a presigned
 upload URL (see :func:`botocore_put_target`): no request is sent to learn them.
 
+Only when nothing else watches requests: any handler beyond botocore's own
+defaults on the events a ``PutObject`` passes (``before-call``,
+``request-created``, ``before-sign``, ``before-send``, ...), such as moto's
+``mock_aws``, a recorder, Sentry or X-Ray, turns the direct path off, since
+it would not see the request. Checked when the client is first used for an
+upload, and again whenever a handler is registered or removed on the client.
+
 Only two answers are final here: 200 (stored) and 412 on a conditional create
 (the name is taken). Anything else (an error, a redirect to another region, a
 dropped connection, a signature the server does not accept) returns ``False``
@@ -23,6 +30,7 @@ keys, ``Expires`` dates, explicit checksums, ...) always go through botocore.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import logging
 import threading
@@ -119,16 +127,112 @@ def botocore_put_target(client: Any, bucket: str) -> tuple[str, str] | None:
     return f"{parts.scheme}://{parts.netloc}{parts.path}", scope[2]
 
 
+#: The events a ``PutObject`` passes through botocore; handlers on them see requests.
+REQUEST_EVENTS = (
+    "provide-client-params",
+    "before-parameter-build",
+    "before-endpoint-resolution",
+    "before-call",
+    "request-created",
+    "choose-signer",
+    "before-sign",
+    "before-send",
+    "needs-retry",
+    "after-call",
+    "response-received",
+)
+#: Where botocore's own handlers come from.
+DEFAULT_ORIGINS = ("botocore.", "boto3.", "s3transfer.")
+_defaults: frozenset[tuple[str, str, str]] | None = None
+_defaults_lock = threading.Lock()
+
+
+def _handler_name(handler: Any) -> tuple[str, str]:
+    """``(module, qualified name)`` of an event handler (function, method, partial, object)."""
+    while isinstance(handler, functools.partial):
+        handler = handler.func
+    owner = getattr(handler, "__self__", None)
+    if owner is not None and not isinstance(owner, type):
+        return type(owner).__module__, getattr(handler, "__qualname__", "")
+    if hasattr(handler, "__qualname__") and getattr(handler, "__module__", None):
+        return handler.__module__, handler.__qualname__
+    return type(handler).__module__, type(handler).__qualname__
+
+
+def put_handlers(events: Any) -> set[tuple[str, str, str]]:
+    """``(event, module, name)`` of every handler a ``PutObject`` would meet on ``events``."""
+    emitter = getattr(events, "_emitter", events)
+    found = set()
+    for event in REQUEST_EVENTS:
+        for handler in emitter._handlers.prefix_search(f"{event}.s3.PutObject"):
+            found.add((event, *_handler_name(handler)))
+    return found
+
+
+def default_handlers() -> frozenset[tuple[str, str, str]]:
+    """The handlers of a freshly made S3 client that are botocore's (or boto3's) own.
+
+    Made once per process. Handlers another library adds to botocore's
+    built-in list (moto appends its ``mock_aws`` stubber there) are left out.
+    """
+    global _defaults
+    with _defaults_lock:
+        if _defaults is None:
+            import boto3
+
+            # Placeholder keys: no credential look-up (which may ask a metadata server).
+            fresh = boto3.session.Session(
+                aws_access_key_id="placeholder",
+                aws_secret_access_key="placeholder",  # noqa: S106 - never sent anywhere
+            ).client("s3", region_name="us-east-1")
+            found = put_handlers(fresh.meta.events)
+            _defaults = frozenset(entry for entry in found if entry[1].startswith(DEFAULT_ORIGINS))
+        return _defaults
+
+
+def foreign_handlers(events: Any) -> list[str]:
+    """The handlers on ``events`` a direct upload would bypass (none: direct is safe)."""
+    try:
+        found = put_handlers(events)
+        defaults = default_handlers()
+    except Exception as exc:  # an emitter unlike botocore's: assume someone watches
+        return [f"unknown ({type(exc).__name__})"]
+    return sorted(f"{event}: {module}.{name}" for event, module, name in found - defaults)
+
+
 class DirectPut:
     """Send a ``PutObject`` signed here; see the module documentation."""
 
-    def __init__(self, signer: SigV4Signer, http_session: Any, headers: dict[str, str]) -> None:
+    def __init__(
+        self, signer: SigV4Signer, http_session: Any, headers: dict[str, str], events: Any = None
+    ) -> None:
         self.signer = signer
         self.http_session = http_session
         #: Parameter -> header name ("Metadata" -> the prefix of its headers).
         self.headers = headers
         self.misses = 0
         self.enabled = True
+        #: The client's events; watched for handlers that must see every request.
+        self.events = events
+        self._checked: Any = None  # the emitter's lookup cache when last checked
+        self.watched = False
+
+    def is_watched(self) -> bool:
+        """Whether a handler beyond botocore's defaults is registered on the client's events.
+
+        botocore's emitter replaces its lookup cache whenever a handler is
+        registered or removed, so the handlers are only looked at again then.
+        """
+        if self.events is None:
+            return False
+        emitter = getattr(self.events, "_emitter", self.events)
+        cache = getattr(emitter, "_lookup_cache", None)
+        if cache is None or cache is not self._checked:
+            foreign = foreign_handlers(self.events)
+            if foreign and not self.watched:
+                logger.debug("No direct uploads: event handlers %s see requests", foreign)
+            self.watched, self._checked = bool(foreign), cache
+        return self.watched
 
     @classmethod
     def for_client(cls, client: Any, bucket: str, credentials: Any) -> DirectPut | None:
@@ -148,7 +252,9 @@ class DirectPut:
         if target is None:
             return None
         url, region = target
-        return cls(SigV4Signer(UrlBase(url), region, credentials), http_session, headers)
+        signer = SigV4Signer(UrlBase(url), region, credentials)
+        direct = cls(signer, http_session, headers, client.meta.events)
+        return None if direct.is_watched() else direct
 
     def request_headers(self, params: dict[str, Any]) -> dict[str, str] | None:
         """The headers for ``params``, or None if any parameter needs botocore."""
@@ -182,7 +288,7 @@ class DirectPut:
         Raises botocore's ``ClientError`` (code ``PreconditionFailed``) when
         ``params`` has ``IfNoneMatch`` and the key is taken.
         """
-        headers = self.request_headers(params) if self.enabled else None
+        headers = self.request_headers(params) if self.enabled and not self.is_watched() else None
         if headers is None:
             return False
         from botocore.awsrequest import AWSPreparedRequest

@@ -7,9 +7,12 @@ parameters.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+
+from storages.utils import setting
 
 DEFAULT_GZIP_CONTENT_TYPES = (
     "text/css",
@@ -134,3 +137,26 @@ FALLBACK_SETTINGS = frozenset(
     {"AWS_S3_ACCESS_KEY_ID", "AWS_S3_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
     | {name for names, _env in CREDENTIAL_FALLBACKS.values() for name in names}
 )
+
+
+def resolve_credentials(storage: Any) -> None:
+    """Fill unset credentials from django-storages' fallback settings, then the environment."""
+    from_settings = set()
+    for option, (settings_names, environment_names) in CREDENTIAL_FALLBACKS.items():
+        if getattr(storage, option) not in (None, ""):
+            from_settings.add(option)
+            continue
+        value = next(filter(None, (setting(name) for name in settings_names)), None)
+        if value:
+            from_settings.add(option)
+        else:
+            value = next(filter(None, map(os.environ.get, environment_names)), None)
+        setattr(storage, option, value)
+    # As django-storages: keys and a profile together are an error, except
+    # that keys found in the environment give way to the profile.
+    keys = {"access_key", "secret_key"} & from_settings
+    if keys and storage.session_profile:
+        raise ImproperlyConfigured(
+            "AWS_S3_SESSION_PROFILE (session_profile) cannot be given together with "
+            "AWS_S3_ACCESS_KEY_ID / AWS_S3_SECRET_ACCESS_KEY (access_key / secret_key)."
+        )

@@ -22,6 +22,8 @@ import copy
 import datetime
 import mimetypes
 import os
+import pathlib
+import posixpath
 import threading
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
@@ -29,7 +31,6 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.contrib.staticfiles.storage import ManifestFilesMixin
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
-from django.core.files.storage import Storage
 from django.core.files.utils import validate_file_name
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
@@ -47,13 +48,13 @@ from storages.backends.s3.files import (
 from storages.backends.s3.listing import Entry, list_objects
 from storages.backends.s3.options import (
     CHECKSUM_MODES,
-    CREDENTIAL_FALLBACKS,
     DEFAULT_GZIP_CONTENT_TYPES,
     FALLBACK_SETTINGS,
     OMITTED,
     calling_format_style,
     header_parameters,
     read_parameters,
+    resolve_credentials,
 )
 from storages.backends.s3.transfer import (
     MIB,
@@ -65,7 +66,7 @@ from storages.backends.s3.transfer import (
 )
 from storages.backends.s3.urls import S3Urls, plain_urls
 from storages.base import BaseStorage, SettingSpec
-from storages.utils import clean_name, require, rewindable, safe_join, setting
+from storages.utils import UnsafeName, clean_name, require, rewindable, safe_join
 
 # One lock guards client creation for every storage: creation is rare and a
 # lock object would not pickle.
@@ -151,7 +152,7 @@ class S3Storage(S3Urls, BaseStorage):
     # --- configuration ---------------------------------------------------
 
     def configure(self) -> None:
-        self._resolve_credentials()
+        resolve_credentials(self)
         if self.config is not None and self.client_config is None:
             self.client_config = self.config
         if self.cloudfront_signer is OMITTED and (
@@ -187,28 +188,6 @@ class S3Storage(S3Urls, BaseStorage):
                 threshold=self.transfer.threshold, part_size=self.transfer.part_size, concurrency=1
             )
         self.max_memory_size = int(self.max_memory_size or 0)
-
-    def _resolve_credentials(self) -> None:
-        """Fill unset credentials from django-storages' fallback settings, then the environment."""
-        from_settings = set()
-        for option, (settings_names, environment_names) in CREDENTIAL_FALLBACKS.items():
-            if getattr(self, option) not in (None, ""):
-                from_settings.add(option)
-                continue
-            value = next(filter(None, (setting(name) for name in settings_names)), None)
-            if value:
-                from_settings.add(option)
-            else:
-                value = next(filter(None, map(os.environ.get, environment_names)), None)
-            setattr(self, option, value)
-        # As django-storages: keys and a profile together are an error, except
-        # that keys found in the environment give way to the profile.
-        keys = {"access_key", "secret_key"} & from_settings
-        if keys and self.session_profile:
-            raise ImproperlyConfigured(
-                "AWS_S3_SESSION_PROFILE (session_profile) cannot be given together with "
-                "AWS_S3_ACCESS_KEY_ID / AWS_S3_SECRET_ACCESS_KEY (access_key / secret_key)."
-            )
 
     def _on_setting_changed(self, *, setting: str, **kwargs: Any) -> None:
         if setting in FALLBACK_SETTINGS:
@@ -301,6 +280,9 @@ class S3Storage(S3Urls, BaseStorage):
         return bucket
 
     def _key(self, name: str) -> str:
+        """The object key of the file ``name``; a name that cleans to nothing is refused."""
+        if not clean_name(str(name)).strip("/"):  # "", ".", "a/..": the bucket, not a file
+            raise UnsafeName(f"Refusing a file name that names no file: {name!r}")
         return safe_join(self.location, name)
 
     def _errors(self, key: str, action: str):
@@ -369,6 +351,7 @@ class S3Storage(S3Urls, BaseStorage):
         conditional = not self.file_overwrite and self.conditional_writes
         if conditional and not rewindable(content):
             content = spooled_copy(content, self.max_memory_size)
+        taken = name
         while True:
             key = self._key(name)
             params = self._upload_parameters(name, content)
@@ -390,10 +373,9 @@ class S3Storage(S3Urls, BaseStorage):
                         direct=self._direct_put(),
                     )
             except S3PreconditionFailed:
-                # Someone else created this name first: keep theirs, take another.
-                name = Storage.get_available_name(
-                    self, name, max_length=getattr(_pending, "max_length", None)
-                )
+                # The name is taken: keep that file and try a new candidate at once
+                # (the next conditional create is the existence check).
+                taken, name = self._candidate(taken, getattr(_pending, "max_length", None))
                 continue
             return name
 
@@ -414,11 +396,34 @@ class S3Storage(S3Urls, BaseStorage):
                     f"Storage can not keep {name!r}: it is longer than {max_length} characters."
                 )
             return clean_name(name)
-        if self.conditional_writes and not too_long:
+        if self.conditional_writes:
             # No existence check: the conditional create in _save detects a taken name.
             validate_file_name(os.path.basename(name))
-            return clean_name(name)
+            name = clean_name(name)
+            return self._candidate(name, max_length)[1] if too_long else name
         return super().get_available_name(name, max_length)
+
+    def _candidate(self, name: str, max_length: int | None) -> tuple[str, str]:
+        """``(base, candidate)``: the next name to try for ``name``, as Django picks it.
+
+        ``get_alternative_name`` of the name's root, the root cut so the
+        candidate fits ``max_length``; ``base`` is the (cut) name later
+        candidates are made from. No request: the conditional create checks it.
+        """
+        directory, file_name = posixpath.split(name)
+        extension = "".join(pathlib.PurePosixPath(file_name).suffixes)
+        root = file_name.removesuffix(extension)
+        candidate = posixpath.join(directory, self.get_alternative_name(root, extension))
+        excess = len(candidate) - max_length if max_length is not None else 0
+        if excess > 0:
+            root = root[:-excess]
+            if not root:
+                raise SuspiciousFileOperation(
+                    f"Storage can not find an available filename for {name!r}. Please make "
+                    "sure that the corresponding file field allows sufficient max_length."
+                )
+            candidate = posixpath.join(directory, self.get_alternative_name(root, extension))
+        return posixpath.join(directory, root + extension), candidate
 
     def delete(self, name: str) -> None:
         key = self._key(name)
@@ -456,6 +461,8 @@ class S3Storage(S3Urls, BaseStorage):
             return self.connection.head_object(Bucket=self.bucket_name, Key=key, **params)
 
     def exists(self, name: str) -> bool:
+        if not clean_name(str(name)).strip("/"):
+            return True  # the location's root (collectstatic --clear asks), no file
         key = self._key(name)
         if key and not key.endswith("/"):
             try:
@@ -472,7 +479,7 @@ class S3Storage(S3Urls, BaseStorage):
         return bool(answer.get("KeyCount") or answer.get("Contents"))
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
-        prefix = self._key(path)
+        prefix = safe_join(self.location, path)
         if prefix and not prefix.endswith("/"):
             prefix += "/"
         directories: list[str] = []
