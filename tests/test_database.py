@@ -287,6 +287,21 @@ class TestDatabaseStorage:
         with pytest.raises(NotImplementedError):
             storage.get_modified_time("old.txt")
 
+    def test_table_created_after_first_use_gets_modified_times(
+        self, connection_for, django_db_blocker
+    ):
+        storage = DatabaseStorage(**connection_for, db_table=unique_name("later"))
+        with django_db_blocker.unblock():
+            with pytest.raises(DatabaseStorageError, match="createfilestable"):
+                storage.exists("a.txt")
+            storage.create_table()
+            try:
+                storage.save("a.txt", ContentFile(b"a"))
+                assert storage.get_modified_time("a.txt").year >= 2024
+            finally:
+                storage.drop_table()
+                storage.connector.close()
+
     def test_missing_table_says_how_to_create_it(self, connection_for, django_db_blocker):
         storage = DatabaseStorage(**connection_for, db_table=unique_name("missing"))
         with django_db_blocker.unblock(), pytest.raises(DatabaseStorageError) as caught:
@@ -599,8 +614,8 @@ class TestCreateTableCommand:
 
 # The original documentation's table: "a pk-column for filenames (better to use the same type
 # that FileField uses: nvarchar(100)), blob field (image type for example) and size field
-# (bigint)", named by its DB_FILES. No modification time. PostgreSQL folds unquoted names to
-# lower case, so there the names are quoted to keep the DB_FILES spelling (our SQL quotes them).
+# (bigint)", named by its DB_FILES, written without quotes as a user would (PostgreSQL then
+# keeps the names in lower case; MariaDB needs BLOB quoted, a reserved word). No modification time.
 SEED_DB_FILES = {
     "db_table": "FILES",
     "fname_column": "FILE_NAME",
@@ -611,7 +626,7 @@ SEED_DB_FILES = {
 SEED_TABLES = {
     "sqlite": "CREATE TABLE FILES (FILE_NAME NVARCHAR(100) PRIMARY KEY, BLOB BLOB, SIZE BIGINT)",
     "postgresql": (
-        'CREATE TABLE "FILES" ("FILE_NAME" VARCHAR(100) PRIMARY KEY, "BLOB" BYTEA, "SIZE" BIGINT)'
+        "CREATE TABLE FILES (FILE_NAME VARCHAR(100) PRIMARY KEY, BLOB BYTEA, SIZE BIGINT)"
     ),
     "mariadb": (
         "CREATE TABLE FILES (FILE_NAME NVARCHAR(100) PRIMARY KEY, `BLOB` LONGBLOB, SIZE BIGINT)"
@@ -632,7 +647,7 @@ def seed_table(kind, connection_for, settings, django_db_blocker):
             yield vendor
         finally:
             with maker.connector.cursor() as cursor:
-                cursor.execute(f"DROP TABLE {maker.sql.quote('FILES')}")
+                cursor.execute("DROP TABLE FILES")
             maker.connector.close()
 
 
@@ -665,6 +680,19 @@ class TestOriginalTable:
         assert not storage.exists("notes.txt")
         with pytest.raises(FileNotFoundError):
             storage.open("notes.txt")
+
+    def test_the_table_is_asked_once(self, seed_table, monkeypatch):
+        storage = DatabaseStorage()
+        calls = []
+        probe = storage._column_names
+        monkeypatch.setattr(storage, "_column_names", lambda t: calls.append(t) or probe(t))
+        storage.save("a.txt", ContentFile(b"a"))
+        asked = len(calls)
+        assert 1 <= asked <= 2  # PostgreSQL: "FILES", then files (created without quotes)
+        storage.open("a.txt").read()
+        storage.listdir("")
+        storage.delete("a.txt")
+        assert len(calls) == asked
 
     def test_concurrent_saves(self, seed_table):
         from django.db import connections

@@ -91,9 +91,6 @@ class Dialect:
         "RELEASE SAVEPOINT {name}",
     )
 
-    #: Whether the database matches column names without regard to case, even quoted.
-    columns_ignore_case = False
-
     def quote(self, identifier: str) -> str:
         return ".".join(
             f"{self.open_quote}{part}{self.close_quote}" for part in identifier.split(".")
@@ -108,15 +105,13 @@ class Dialect:
             modified=self.quote(modified) if modified else None,
         )
 
-    def has_column(self, present: list[str], column: str) -> bool:
-        """Whether ``column`` (as our SQL quotes it) names one of the ``present`` columns."""
-        if column in present:
-            return True
-        return self.columns_ignore_case and column.lower() in {name.lower() for name in present}
+    def folded(self, identifier: str) -> str:
+        """How the database spells ``identifier`` written without quotes."""
+        return identifier
 
-    def probe_sql(self, c: Columns) -> str:
+    def probe_sql(self, table: str) -> str:
         """No rows, only the table's column names (in the cursor's description)."""
-        return f"SELECT * FROM {c.table} WHERE 1 = 0"
+        return f"SELECT * FROM {self.quote(table)} WHERE 1 = 0"
 
     # Reading.
     def substring(self, blob: str) -> str:
@@ -216,7 +211,6 @@ class SQLiteDialect(Dialect):
     # parts are cheaper); through ODBC each substr() loads the whole value.
     read_part = 8 * MiB
     zeroblob = "zeroblob(?)"
-    columns_ignore_case = True
 
     def create_table_sql(self, c: Columns, name_length: int = 255) -> list[str]:
         # The blob last: SQLite keeps a record's columns in order, so a column
@@ -267,11 +261,13 @@ class PostgreSQLDialect(SQLiteDialect):
     vendor = "postgresql"
     blob_type = "BYTEA"
     read_part = Dialect.read_part
-    columns_ignore_case = False  # a quoted name is exact
     # Each append rewrites the value so far on the server: fewer, larger parts
     # (measured: 100 MiB in 8 MiB parts 3.5 s, in 32 MiB parts 1.5 s).
     write_part = 16 * MiB
     zeroblob = None
+
+    def folded(self, identifier: str) -> str:
+        return identifier.lower()
 
     def substring(self, blob: str) -> str:
         return f"substring({blob} from ? for ?)"
@@ -296,7 +292,6 @@ class MySQLDialect(Dialect):
 
     vendor = "mysql"
     open_quote = close_quote = "`"
-    columns_ignore_case = True
     # Every SUBSTRING makes InnoDB read the whole blob, so a full read costs
     # (size / part) whole-blob reads: measured for 100 MiB, 4 MiB parts 19.6 s,
     # 8 MiB 9.6 s, 16 MiB 6.1 s (+51 MiB RSS), 32 MiB 5.0 s (+99 MiB RSS).
@@ -332,7 +327,6 @@ class SQLServerDialect(Dialect):
 
     vendor = "microsoft"
     open_quote, close_quote = "[", "]"
-    columns_ignore_case = True  # the default collations
     blob_type = "VARBINARY(MAX)"
     name_type = "NVARCHAR({length})"
     savepoint_sql = ("SAVE TRANSACTION {name}", "ROLLBACK TRANSACTION {name}", None)
@@ -365,6 +359,9 @@ class OracleDialect(Dialect):
     max_read = 32767  # DBMS_LOB.SUBSTR returns a RAW, at most 32767 bytes
     blob_type = "BLOB"
     name_type = "NVARCHAR2({length})"
+
+    def folded(self, identifier: str) -> str:
+        return identifier.upper()
 
     def substring(self, blob: str) -> str:
         # DBMS_LOB.SUBSTR takes (lob, amount, offset): swapped into our order.
@@ -404,6 +401,15 @@ DBMS_NAMES = {
     "microsoft sql server": "microsoft",
     "oracle": "oracle",
 }
+
+
+def find_column(present: list[str], column: str) -> str | None:
+    """The name among a table's ``present`` columns that ``column`` means: the same, else
+    the only one that differs in case (a table created without quotes), else None."""
+    if column in present:
+        return column
+    matches = [name for name in present if name.lower() == column.lower()]
+    return matches[0] if len(matches) == 1 else None
 
 
 def dialect_for(vendor: str) -> Dialect:

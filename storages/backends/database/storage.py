@@ -1,9 +1,11 @@
 """Files as blobs in a SQL table: ``DatabaseStorage``.
 
-One row per file: the name (primary key), the content (a blob), its size and
-the time it was last written. The table is reached through a Django database
-alias (``database``, default ``"default"``) or, as the original backend did,
-through a pyodbc ``connection_string``. ``manage.py createfilestable`` creates
+One row per file: the name (primary key), the content (a blob), its size and,
+if the table has that column, the time it was last written (the original
+backend's table has none: the columns are looked up once per storage). The
+table is reached through a Django database alias (``database``, default
+``"default"``) or, as the original backend did, through a pyodbc
+``connection_string``. ``manage.py createfilestable`` creates
 the table for the database's dialect.
 
 Safety: table and column names are validated and quoted for the dialect, and
@@ -47,6 +49,7 @@ from storages.backends.database.dialects import (
     Columns,
     Dialect,
     dialect_for,
+    find_column,
     like_prefix,
     validate_identifier,
 )
@@ -63,6 +66,7 @@ from storages.base import NOT_SET, BaseStorage, SettingSpec, class_option
 from storages.utils import (
     DEFAULT_CHUNK_SIZE,
     content_chunks,
+    is_root,
     iter_chunks,
     rewindable,
     safe_join,
@@ -249,38 +253,38 @@ class DatabaseStorage(BaseStorage):
         )
 
     def _table_columns(self) -> Columns:
-        declared = self._declared_columns()
-        present = self._column_names(declared)
-        if present is None:
-            return declared  # no table (yet): the statement will say so, and we ask again
         sql = self.sql
+        table, present = self.db_table, self._column_names(self.db_table)
+        if present is None and sql.folded(table) != table:  # created without quotes
+            table, present = sql.folded(table), self._column_names(sql.folded(table))
+        if present is None:
+            return self._declared_columns()  # no table (yet): the statement will say so
+        found: dict[str, str | None] = {}
         for option in ("fname_column", "blob_column", "size_column", "modified_column"):
             column = getattr(self, option)
-            if column is None or sql.has_column(present, column):
+            found[option] = column and find_column(present, column)
+            if (
+                column is None
+                or found[option]
+                or (option == "modified_column" and not self._modified_given)
+            ):
                 continue
-            if option == "modified_column" and not self._modified_given:
-                declared = self._declared_columns(modified=None)
-                continue
+            hint = "; set it to None for a table without one" if "modified" in option else ""
+            spelt = f" (found as {table})" if table != self.db_table else ""
             raise ImproperlyConfigured(
-                f"DatabaseStorage {option} {column!r} is not a column of table "
-                f"{self.db_table} of {self.connector.describe()} (its columns: "
-                f"{', '.join(present)})"
-                + (
-                    "; set modified_column to None for a table without one."
-                    if option == "modified_column"
-                    else "."
-                )
+                f"DatabaseStorage {option} {column!r} is not a column of table {self.db_table}"
+                f"{spelt} of {self.connector.describe()} (its columns: {', '.join(present)}){hint}."
             )
-        self.__dict__["_columns"] = declared
-        return declared
+        columns = self.__dict__["_columns"] = sql.columns(table, *found.values())
+        return columns
 
-    def _column_names(self, declared: Columns) -> list[str] | None:
-        """The table's column names (a query of no rows), or None if it cannot be read."""
+    def _column_names(self, table: str) -> list[str] | None:
+        """The table's column names (from a query of no rows), or None if it cannot be read."""
         connector = self.connector
         try:
             # In a savepoint: a failure must not abort a transaction we are part of.
             with connector.savepoint(), connector.cursor() as cursor:
-                cursor.execute(self.sql.probe_sql(declared))
+                cursor.execute(self.sql.probe_sql(table))
                 names = [str(column[0]) for column in cursor.description or ()]
                 cursor.fetchall()
         except connector.errors:
@@ -516,6 +520,8 @@ class DatabaseStorage(BaseStorage):
             cursor.execute(self.sql.delete_sql(self.columns), (key,))
 
     def exists(self, name: str) -> bool:
+        if is_root(name):
+            return True  # the root always exists (collectstatic --clear asks), no query
         key = self._key(name)
         return self._fetchone(self.sql.exists_sql(self.columns), (key,), "look up", key) is not None
 
