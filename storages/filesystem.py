@@ -16,15 +16,13 @@ import os
 import secrets
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urljoin
 
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage
 from django.utils.deconstruct import deconstructible
-from django.utils.encoding import filepath_to_uri
 
 from storages.base import unknown_options
-from storages.utils import UnsafeName, content_chunks, name_as_given, safe_join, url_name
+from storages.utils import UnsafeName, content_chunks, name_as_given, safe_join, url_name, url_under
 
 TEMPORARY_SUFFIX = ".part"
 
@@ -112,9 +110,8 @@ class SafeFileSystemStorage(FileSystemStorage):
         if self.base_url is None:
             raise ValueError("This file is not accessible via a URL.")
         # Checked as save() checks names: the URL cannot leave base_url's origin or path.
-        relative = url_name(name)
-        self.file_path(relative)
-        return urljoin(self.base_url, filepath_to_uri(relative))
+        self.file_path(url_name(name))
+        return url_under(self.base_url, name)
 
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
         if not self._overwrite:

@@ -19,17 +19,15 @@ import re
 import uuid
 from collections.abc import Callable, Hashable
 from typing import Any, ClassVar, NamedTuple, TypeVar
-from urllib.parse import urljoin
 
 from django.core.files.base import File
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
-from django.utils.encoding import filepath_to_uri
 
 from storages.base import BaseStorage
 from storages.files import ReadFile, SpooledWriteFile, is_write_mode
 from storages.pool import ConnectionPool, shared_pool
-from storages.utils import clean_name, file_join, safe_join, setting, url_name
+from storages.utils import clean_name, file_join, safe_join, setting, url_under
 
 logger = logging.getLogger("storages")
 
@@ -271,4 +269,4 @@ class RemoteTreeStorage(BaseStorage):
             base_url_setting = self.option_table()["base_url"][0]
             raise ValueError(f"{type(self).__name__}.url() needs {base_url_setting} or MEDIA_URL.")
         # Checked as save() checks names: the URL cannot leave base_url's origin or path.
-        return urljoin(base_url, filepath_to_uri(url_name(name)))
+        return url_under(base_url, name)

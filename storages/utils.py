@@ -19,7 +19,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.utils import FileProxyMixin, validate_file_name
-from django.utils.encoding import force_bytes
+from django.utils.encoding import filepath_to_uri, force_bytes
 
 # 256 KiB: large enough to keep system calls few, and clear of exactly 1 MiB,
 # where each read allocates and frees a fresh mmap (measured 3-5x slower here).
@@ -99,6 +99,16 @@ def url_name(name: str) -> str:
     """
     validate_file_name(str(name), allow_relative_path=True)
     return file_join("", name)
+
+
+def url_under(base: str, name: str) -> str:
+    """The URL of ``name`` under ``base``, checked as :func:`url_name` checks it.
+
+    ``base`` is taken as a directory (a missing trailing slash is added, as
+    Django does for ``MEDIA_URL``), so the URL keeps its origin and path prefix.
+    """
+    base = str(base)
+    return (base if base.endswith("/") else base + "/") + filepath_to_uri(url_name(name))
 
 
 def is_clean(name: object) -> bool:

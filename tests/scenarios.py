@@ -219,6 +219,10 @@ class UrlScenario:
             assert (parts.scheme, parts.netloc) == ("https", "cdn.example.com"), url
             assert not parts.query and not parts.fragment, url
             assert ".." not in parts.path.split("/"), url
+        # A base given without its trailing slash is still a directory, never a host prefix.
+        bare = make_storage(**{self.url_option: "https://cdn.example.com"})
+        assert urlsplit(bare.url("evil.example/x.exe")).netloc == "cdn.example.com"
+        assert bare.url("evil.example/x.exe").endswith("/evil.example/x.exe")
 
 
 class CommonScenarios(

@@ -28,7 +28,6 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
-from django.utils.encoding import filepath_to_uri
 
 from storages.base import BaseStorage, SettingSpec
 from storages.files import (
@@ -47,6 +46,7 @@ from storages.utils import (
     setting,
     split_listing,
     url_name,
+    url_under,
 )
 
 requests = require("requests", "couchdb")
@@ -315,7 +315,7 @@ class CouchDBStorage(BaseStorage):
     def url(self, name: str) -> str:
         path = self._path(url_name(name))  # refused as save() refuses it
         if self.base_url is not None:
-            return self.base_url + filepath_to_uri(path)
+            return url_under(self.base_url, path)
         return self._attachment_url(path)
 
     # Writing ---------------------------------------------------------------------------------

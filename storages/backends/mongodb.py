@@ -23,7 +23,6 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
-from django.utils.encoding import filepath_to_uri
 
 from storages.base import MASK, BaseStorage, SettingSpec
 from storages.files import ReadFile, SpooledWriteFile, StreamReader, require_read_or_write_mode
@@ -34,7 +33,7 @@ from storages.utils import (
     require,
     safe_join,
     split_listing,
-    url_name,
+    url_under,
 )
 
 pymongo = require("pymongo", "mongodb")
@@ -316,7 +315,7 @@ class GridFSStorage(BaseStorage):
                 "GridFSStorage has no base_url (GRIDFS_BASE_URL): "
                 "point it at the view that serves the files."
             )
-        return base + filepath_to_uri(url_name(name))  # refused as save() refuses it
+        return url_under(base, name)  # refused as save() refuses it
 
     # Writing ------------------------------------------------------------------------------
 

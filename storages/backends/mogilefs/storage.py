@@ -17,14 +17,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
-from urllib.parse import urljoin
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone as dj_timezone
 from django.utils.deconstruct import deconstructible
-from django.utils.encoding import filepath_to_uri
 
 from storages.backends.mogilefs.tracker import (
     KeyExists,
@@ -37,7 +35,7 @@ from storages.backends.mogilefs.tracker import (
 )
 from storages.base import BaseStorage, SettingSpec
 from storages.files import ChunkReader, ReadFile, Source, SpooledWriteFile
-from storages.utils import file_join, is_root, safe_join, split_listing, url_name
+from storages.utils import file_join, is_root, safe_join, split_listing, url_name, url_under
 
 __all__ = ["MogileFSError", "MogileFSStorage", "serve_mogilefs_file"]
 
@@ -240,7 +238,7 @@ class MogileFSStorage(BaseStorage):
     def url(self, name: str) -> str:
         base = self.base_url if self.base_url is not None else settings.MEDIA_URL
         key = self._key(url_name(name))  # refused as save() refuses it
-        return urljoin(base or "/", filepath_to_uri(key))
+        return url_under(base or "/", key)
 
     # The original wired the view as ``MogileFSStorage.serve_mogilefs_file``.
     @staticmethod
