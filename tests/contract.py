@@ -320,15 +320,8 @@ class StorageContract:
         with pytest.raises(SuspiciousFileOperation):
             storage.url(name)
 
-    #: Backends whose owners still have to follow test_name_of_the_root_reaches_no_file.
-    root_name_pending = ("storages.backends.database.",)
-
     @pytest.mark.parametrize("name", ROOT_NAMES)
-    def test_name_of_the_root_reaches_no_file(self, storage, name, request):
-        if self.backend.startswith(self.root_name_pending):
-            request.applymarker(
-                pytest.mark.xfail(strict=True, reason="issue 16 item 2: S3/database owner fixes")
-            )
+    def test_name_of_the_root_reaches_no_file(self, storage, name):
         # Such a name would address the bucket, database or root directory itself
         # (CouchDB's delete("") reached the database URL): refused before any request.
         kept = self.save(storage, "kept/file.txt", b"kept")
