@@ -138,6 +138,38 @@ class TestCouchDBBehaviour(CommonScenarios):
             with pytest.raises(SuspiciousFileOperation):
                 storage.save(name, ContentFile(b"x"))
 
+    @pytest.mark.parametrize("name", ["", ".", "a/..", "./", "a/b/../.."])
+    def test_root_names_send_no_request(self, couch, name, monkeypatch):
+        # delete("") once sent GET of the database URL (its info) and, but for the
+        # missing _rev, a DELETE of the database.
+        storage = couch()
+        storage.save("kept.txt", ContentFile(b"kept"))
+        sent = []
+        real_request = storage._request
+
+        def counted(method, url, *args, **kwargs):
+            sent.append((method, url))
+            return real_request(method, url, *args, **kwargs)
+
+        monkeypatch.setattr(storage, "_request", counted)
+        for operation in (
+            storage.delete,
+            storage.open,
+            storage.size,
+            storage.url,
+            storage.get_modified_time,
+            storage.content_type,
+        ):
+            with pytest.raises(SuspiciousFileOperation):
+                operation(name)
+        with pytest.raises(SuspiciousFileOperation):
+            storage.save(name, ContentFile(b"x"))
+        assert storage.exists(name) is True
+        assert sent == []
+        assert storage.listdir("") == ([], ["kept.txt"])
+        database_url = storage._resolve()[0]
+        assert requests.get(database_url, timeout=30).json()["doc_count"] == 1
+
     def test_save_after_delete_recreates(self, couch):
         storage = couch()
         storage.save("again.txt", ContentFile(b"one"))
