@@ -105,6 +105,13 @@ class OverwriteScenario(StoreHooks):
         self.check_newer(storage, "o.txt", before, writes=1)
         self.check_backing_store(storage, ["o.txt"])
 
+    def test_overwriting_save_returns_the_name_stored(self, make_storage):
+        storage = self.overwriting(make_storage)
+        assert storage.save("n/a//b.txt", ContentFile(b"one")) == "n/a/b.txt"
+        assert storage.save("n/a/./b.txt", ContentFile(b"two")) == "n/a/b.txt"
+        assert storage.listdir("n/a") == ([], ["b.txt"])
+        assert storage.open("n/a/b.txt").read() == b"two"
+
 
 class ConcurrentOverwriteScenario(OverwriteScenario):
     writers = 6
