@@ -11,14 +11,18 @@ the key.
 from __future__ import annotations
 
 import concurrent.futures
+import io
 import logging
 import os
+import queue
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from django.core.files import File
+from django.core.files.utils import FileProxyMixin
 
 from storages.utils import rewindable
 
@@ -82,56 +86,226 @@ def upload(
 
     With ``conditional``, the object is only created if the key is free; a taken
     key raises botocore's ``ClientError`` with code ``PreconditionFailed``.
-    A single-request upload goes through ``direct`` when given and able.
+    A single-request upload goes through ``direct`` when given and able. A big
+    file on disk is sent from the disk, part by part (no part is held in memory);
+    other content is read into ``concurrency`` buffers, reused part after part.
     """
-    first = read_exactly(stream, max(transfer.threshold, 1))
     condition = {"IfNoneMatch": "*"} if conditional else {}
-    if len(first) < transfer.threshold:
-        if direct is None or not direct.put(key, first, {**extra_args, **condition}):
-            client.put_object(Bucket=bucket, Key=key, Body=first, **extra_args, **condition)
-        return
+    on_disk = _file_on_disk(stream)
+    if on_disk is not None and on_disk[2] >= max(transfer.threshold, 1):
+        parts: Iterator[PartBody] = _file_parts(*on_disk, transfer.part_size)
+    else:
+        first = read_exactly(stream, max(transfer.threshold, 1))
+        if len(first) < transfer.threshold:
+            if direct is None or not direct.put(key, first, {**extra_args, **condition}):
+                client.put_object(Bucket=bucket, Key=key, Body=first, **extra_args, **condition)
+            return
+        pool = BufferPool(transfer.concurrency, transfer.part_size)
+        parts = _buffered_parts(first, stream, pool)
     upload_multipart(
         client,
         bucket,
         key,
-        _parts(first, stream, transfer.part_size),
+        parts,
         extra_args=extra_args,
         condition=condition,
         concurrency=transfer.concurrency,
     )
 
 
-def _parts(first: bytes, stream: IO[bytes], part_size: int) -> Iterator[bytes]:
-    """Part-sized pieces of ``first`` and then the rest of ``stream``.
+# --- part bodies ----------------------------------------------------------------------
 
-    Pieces are read straight at part size, so no part is ever copied or joined
-    with another (memory stays at the parts in flight).
+
+class PartBody(io.RawIOBase):
+    """One part as a seekable stream of its own (botocore hashes it, then sends it).
+
+    Reads hand out small pieces, so the part is never copied whole.
     """
-    leftover = b""
-    if len(first) == part_size:
-        yield first
-    else:
-        whole = len(first) - len(first) % part_size
-        for offset in range(0, whole, part_size):
-            yield first[offset : offset + part_size]
-        leftover = first[whole:]
-    del first
+
+    def __init__(self, length: int) -> None:
+        super().__init__()
+        self.length = length
+        self._position = 0
+
+    def __len__(self) -> int:
+        return self.length
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._position, os.SEEK_END: self.length}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def read(self, size: int | None = -1) -> bytes:
+        remaining = self.length - self._position
+        amount = remaining if size is None or size < 0 else min(size, remaining)
+        if amount <= 0:
+            return b""
+        data = self._read_at(self._position, amount)
+        self._position += len(data)
+        return data
+
+    def readall(self) -> bytes:
+        return self.read()
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _read_at(self, position: int, amount: int) -> bytes:
+        raise NotImplementedError
+
+
+class FilePart(PartBody):
+    """A slice of a file on disk, read with ``os.pread`` (no shared file position)."""
+
+    def __init__(self, fd: int, offset: int, length: int) -> None:
+        super().__init__(length)
+        self.fd, self.offset = fd, offset
+
+    def _read_at(self, position: int, amount: int) -> bytes:
+        data = os.pread(self.fd, amount, self.offset + position)
+        if len(data) < amount:  # a short read: go on, or fail if the file shrank
+            pieces = [data]
+            while amount > (done := sum(map(len, pieces))):
+                piece = os.pread(self.fd, amount - done, self.offset + position + done)
+                if not piece:
+                    raise OSError(f"the file being uploaded shrank below {self.offset + position}")
+                pieces.append(piece)
+            data = b"".join(pieces)
+        return data
+
+
+class BufferPart(PartBody):
+    """A part read into one of a pool's buffers; the buffer goes back when it is sent."""
+
+    def __init__(self, pool: BufferPool, buffer: bytearray, length: int) -> None:
+        super().__init__(length)
+        self.pool, self.buffer = pool, buffer
+        self.view = memoryview(buffer)[:length]
+
+    def _read_at(self, position: int, amount: int) -> bytes:
+        return bytes(self.view[position : position + amount])
+
+    def release(self) -> None:
+        self.view.release()
+        self.pool.give_back(self.buffer)
+
+
+class BufferPool:
+    """At most ``count`` part-sized buffers, each made once and reused."""
+
+    def __init__(self, count: int, size: int) -> None:
+        self.size, self.count = size, count
+        self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        self._made = 0
+
+    def take(self) -> bytearray:
+        """A free buffer (only called when fewer than ``count`` parts are in flight)."""
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            self._made += 1
+            return bytearray(self.size)
+
+    def give_back(self, buffer: bytearray) -> None:
+        self._free.put(buffer)
+
+
+def _plain_io(stream: Any) -> io.IOBase | None:
+    """The io object under ``stream`` if every wrapper passes reads through unchanged.
+
+    A ``File`` subclass with a ``read`` of its own (decrypting, counting,
+    failing on purpose) is read through that ``read``, never around it.
+    """
+    while isinstance(stream, FileProxyMixin):
+        kind = type(stream)
+        if kind.read is not FileProxyMixin.read or kind.readinto is not FileProxyMixin.readinto:
+            return None
+        stream = stream.file
+    return stream if isinstance(stream, io.IOBase) else None
+
+
+def _file_on_disk(stream: Any) -> tuple[int, int, int] | None:
+    """``(fd, offset, size)`` of the rest of ``stream`` if it is a regular binary file."""
+    stream = _plain_io(stream)
+    if stream is None:
+        return None
+    if isinstance(stream, tempfile.SpooledTemporaryFile) and not getattr(stream, "_rolled", True):
+        return None  # still in memory: fileno() would write it to disk first
+    try:
+        if not isinstance(stream.read(0), bytes):  # text mode: the bytes on disk may differ
+            return None
+        fd = stream.fileno()
+        status = os.fstat(fd)
+        offset = stream.tell()
+        os.pread(fd, 0, 0)  # opened for writing only: refused
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
+    if not stat.S_ISREG(status.st_mode) or offset > status.st_size:
+        return None
+    return fd, offset, status.st_size - offset
+
+
+def _file_parts(fd: int, offset: int, size: int, part_size: int) -> Iterator[PartBody]:
+    for start in range(0, size, part_size):
+        yield FilePart(fd, offset + start, min(part_size, size - start))
+
+
+def _buffered_parts(first: bytes, stream: IO[bytes], pool: BufferPool) -> Iterator[PartBody]:
+    """``first`` and then the rest of ``stream``, in part-sized pooled buffers."""
+    pending = memoryview(first)
     while True:
-        piece = read_exactly(stream, part_size - len(leftover))
-        if leftover:
-            piece, leftover = leftover + piece, b""
-        if not piece:
+        buffer = pool.take()
+        view = memoryview(buffer)
+        filled = min(len(pending), pool.size)
+        view[:filled] = pending[:filled]
+        pending = pending[filled:]
+        while filled < pool.size:
+            got = _read_into(stream, view[filled:])
+            if not got:
+                break
+            filled += got
+        view.release()
+        if not filled:
+            pool.give_back(buffer)
             return
-        yield piece
-        if len(piece) < part_size:
+        yield BufferPart(pool, buffer, filled)
+        if filled < pool.size:
             return
+
+
+def _read_into(stream: Any, view: memoryview) -> int:
+    plain = _plain_io(stream)
+    readinto = getattr(plain, "readinto", None)
+    if readinto is not None:
+        try:
+            return readinto(view) or 0
+        except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation
+            pass
+    piece = stream.read(len(view))
+    if isinstance(piece, str):
+        piece = piece.encode()
+    if len(piece) > len(view):  # a str that grew when encoded
+        raise ValueError("text content cannot be uploaded in parts; open it in binary mode")
+    view[: len(piece)] = piece
+    return len(piece)
 
 
 def upload_multipart(
     client: Any,
     bucket: str,
     key: str,
-    parts: Iterator[bytes],
+    parts: Iterator[PartBody],
     *,
     extra_args: dict[str, Any],
     condition: dict[str, str],
@@ -151,7 +325,7 @@ def upload_multipart(
             number = 0
             while True:
                 # Wait for a free slot before reading the next part: at most
-                # ``concurrency`` parts are in memory at once.
+                # ``concurrency`` parts (and buffers) are in use at once.
                 while len(in_flight) >= concurrency:
                     finished, in_flight = concurrent.futures.wait(
                         in_flight, return_when=concurrent.futures.FIRST_COMPLETED
@@ -190,12 +364,21 @@ def _upload_part(
     key: str,
     upload_id: str,
     number: int,
-    body: bytes,
+    body: PartBody | bytes,
     per_part: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    answer = client.upload_part(
-        Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body, **(per_part or {})
-    )
+    try:
+        answer = client.upload_part(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=body,
+            **(per_part or {}),
+        )
+    finally:
+        if isinstance(body, BufferPart):
+            body.release()
     part = {"PartNumber": number, "ETag": answer["ETag"]}
     for checksum in ("ChecksumCRC32", "ChecksumCRC32C", "ChecksumCRC64NVME", "ChecksumSHA1"):
         if answer.get(checksum):
