@@ -111,6 +111,18 @@ def small_saves(state: dict, count: int, bucket: str, location: str, **_: object
     return {"requests": _sent(state) / count}
 
 
+def same_name_saves(state: dict, count: int, **_: object) -> dict:
+    """The issue's workload: ``count`` saves of one name (``small/f.txt``), 1 KiB each."""
+    from django.core.files.base import ContentFile
+
+    payload = os.urandom(1024)
+    storage = state["storage"]
+    names = {storage.save("small/f.txt", ContentFile(payload)) for _ in range(count)}
+    if len(names) != count:
+        raise AssertionError(f"{count} saves kept {len(names)} files")
+    return {"requests": _sent(state) / count}
+
+
 def big_save(state: dict, path: str, bucket: str, location: str, **_: object) -> dict:
     storage, client = state["storage"], state["client"]
     with open(path, "rb") as source:
@@ -172,6 +184,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mib", type=int, default=128, help="size of the big file (full: 1024)")
     parser.add_argument("--urls", type=int, default=5000, help="url() calls per run")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--workloads",
+        default="",
+        help="only these workloads, comma-separated prefixes (small,same-name,big,url)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print, do not write the page")
     args = parser.parse_args(argv)
 
@@ -187,6 +204,7 @@ def main(argv: list[str] | None = None) -> None:
             out.write(block)
     server, base = start_bench_seaweedfs(workdir / "weed")
     results: dict[tuple[str, str], list[dict]] = {}
+    wanted = tuple(filter(None, (w.strip() for w in args.workloads.split(","))))
     try:
         raw = boto3.client("s3", **server.boto3_kwargs())
         for round_number in range(args.rounds):
@@ -198,6 +216,8 @@ def main(argv: list[str] | None = None) -> None:
                 def run(
                     workload, function, contender=contender, python=python, rnd=round_number, **kw
                 ):
+                    if wanted and not workload.startswith(wanted):
+                        return None
                     figures = measure(
                         python, "bench_s3", function, contender=contender, **base, **kw
                     )
@@ -220,6 +240,13 @@ def main(argv: list[str] | None = None) -> None:
                         count=args.small,
                         overwrite=overwrite,
                         location=f"s-{uuid.uuid4().hex}",
+                    )
+                if contender != "boto3":
+                    run(
+                        "same-name saves, overwrite off",
+                        "same_name_saves",
+                        count=args.small,
+                        location=f"n-{uuid.uuid4().hex}",
                     )
                 if contender == DIRECT_OFF:
                     continue  # it differs from storages in small uploads only
@@ -275,9 +302,10 @@ def _report(results: dict, args: argparse.Namespace) -> str:
             if not runs:
                 continue
             seconds = _median([r["seconds"] for r in runs])
+            spread = f"{min(r['seconds'] for r in runs):.3f}-{max(r['seconds'] for r in runs):.3f}"
             rss = _median([r["extra_rss_mib"] for r in runs])
             requests = _median([r["extra"].get("requests", 0) for r in runs])
-            if workload.startswith("small"):
+            if workload.startswith(("small", "same-name")):
                 rate = f"{args.small / seconds:,.0f} saves/s"
                 per_op = f"{requests:.2f} per save"
             elif workload.startswith("big"):
@@ -289,22 +317,44 @@ def _report(results: dict, args: argparse.Namespace) -> str:
                 )
                 rate = f"{per_call:,.1f} µs per call"
                 per_op = f"{requests:.0f}"
-            rows.append([workload, contender, rate, f"{seconds:.3f}", f"{rss:.1f}", per_op])
+            rows.append([workload, contender, rate, f"{seconds:.3f}", spread, f"{rss:.1f}", per_op])
     table = rst_table(
-        ["workload", "contender", "speed", "seconds", "extra peak RSS (MiB)", "requests"], rows
+        [
+            "workload",
+            "contender",
+            "speed",
+            "seconds",
+            "min-max seconds",
+            "extra peak RSS (MiB)",
+            "requests",
+        ],
+        rows,
     )
     ratios = _ratios(results, args)
+    only = f" --workloads {args.workloads}" if args.workloads else ""
     return (
-        f"Measured by ``python -m bench.bench_s3 --small {args.small} --mib {args.mib} "
-        f"--urls {args.urls} --rounds {args.rounds}`` against SeaweedFS 4.48 (``weed mini``) "
-        "on 127.0.0.1; medians over the rounds, contenders alternating. Small saves are "
-        "1 KiB each; the big file is read through ``open()`` in 256 KiB chunks. "
+        f"Measured by ``.venv/bin/python -m bench.bench_s3 --small {args.small} --mib {args.mib} "
+        f"--urls {args.urls} --rounds {args.rounds}{only}`` against SeaweedFS 4.48 "
+        "(``weed mini``) on 127.0.0.1; medians over the rounds, contenders alternating "
+        "(the order rotates each round); min-max is the spread over the rounds. Small saves "
+        "are 1 KiB each, under distinct names; same-name saves are the same number of 1 KiB "
+        "saves of one name (``small/f.txt``, overwrite off: every file is kept under a new "
+        "name); the big save is ``save()`` of ``File(open(path, 'rb'))`` (raw boto3: "
+        "``upload_fileobj`` with its defaults); the big file is read through ``open()`` in "
+        "256 KiB chunks. "
         "``storages`` is this project (``storages, direct uploads off``: the same with "
         "``AWS_S3_DIRECT_UPLOADS = False``); django-storages 1.14.6 runs in its own virtualenv "
         "with the same boto3. Extra peak RSS is the process's peak minus its RSS "
         "after imports and set-up. Requests are those sent on botocore's HTTP "
         "sessions (botocore's and storages' direct uploads alike).\n\n" + table + "\n" + ratios
     )
+
+
+def _per_round(results: dict, workload: str) -> list[float]:
+    """boto3's time over ours, round by round (the two ran next to each other)."""
+    ours = results.get((workload, "storages"), [])
+    raw = results.get((workload, "boto3"), [])
+    return [b["seconds"] / a["seconds"] for a, b in zip(ours, raw, strict=False)]
 
 
 def _ratios(results: dict, args: argparse.Namespace) -> str:
@@ -322,10 +372,18 @@ def _ratios(results: dict, args: argparse.Namespace) -> str:
 
     ds = "django-storages 1.14.6"
     lines = ["Ratios (higher is better for storages):", ""]
-    for workload in ("small saves, overwrite off", "small saves, overwrite on"):
+    for workload in (
+        "small saves, overwrite off",
+        "small saves, overwrite on",
+        "same-name saves, overwrite off",
+    ):
         ours, theirs = seconds(workload, "storages"), seconds(workload, ds)
         if ours and theirs:
             lines.append(f"* {workload}: {theirs / ours:.2f}x django-storages' speed")
+    runs = results.get(("same-name saves, overwrite off", "storages"))
+    if runs:
+        per_save = _median([r["extra"].get("requests", 0) for r in runs])
+        lines.append(f"* same-name saves, overwrite off: {per_save:.2f} requests per save")
     for workload in ("small saves, overwrite off", "small saves, overwrite on"):
         ours, botocore = seconds(workload, "storages"), seconds(workload, DIRECT_OFF)
         if ours and botocore:
@@ -340,7 +398,12 @@ def _ratios(results: dict, args: argparse.Namespace) -> str:
     for workload in ("big save", "big read"):
         ours, raw = seconds(workload, "storages"), seconds(workload, "boto3")
         if ours and raw:
-            lines.append(f"* {workload}: {raw / ours:.0%} of raw boto3's throughput")
+            lines.append(
+                f"* {workload}: {raw / ours:.2f}x raw boto3's speed (median of the "
+                "rounds' medians; per round: "
+                + ", ".join(f"{x:.2f}x" for x in _per_round(results, workload))
+                + ")"
+            )
     return "\n".join(lines) + "\n"
 
 
