@@ -1,0 +1,177 @@
+"""Azure blobs as files: ranged streaming reads and staged-block writes in bounded memory.
+
+Reading: :func:`open_reader` starts one download (whose answer gives the size
+and ETag), then :class:`~storages.files.ChunkReader` reads its chunks; a seek
+elsewhere starts a ranged download there, pinned to the same ETag so a blob
+replaced mid-read is an error, never a mix of two versions.
+
+Writing: :func:`upload_stream` sends a small file in one ``Put Blob``, a larger
+one as staged blocks (a few in flight, ``upload_max_conn`` at a time) that one
+``Put Block List`` commits; until that commit nothing is under the name, so a
+failed upload leaves nothing (staged blocks that are never committed are not a
+blob, and the service discards them). A create-only upload
+(``If-None-Match: *``) finds a taken name with ``BlobAlreadyExists``.
+The MD5 of the content is computed on the way and stored as ``Content-MD5``
+(collectstatic compares it), which Azure only computes itself for ``Put Blob``.
+"""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import hashlib
+import io
+import uuid
+from collections.abc import Callable, Iterator
+from typing import IO, TYPE_CHECKING, Any
+
+from django.core.files.base import File
+
+from storages.files import ChunkReader, ReadFile, SpooledWriteFile, is_write_mode
+
+if TYPE_CHECKING:
+    from storages.backends.azure_storage.storage import AzureStorage
+
+MIB = 1024 * 1024
+#: Files up to this size go in one Put Blob; larger ones as staged blocks.
+SINGLE_PUT_SIZE = 8 * MIB
+#: The size of a staged block (and of one ranged download chunk).
+BLOCK_SIZE = 4 * MIB
+
+
+def open_reader(
+    blob_client: Any, errors: Callable[[str], Any], timeout: Any
+) -> tuple[io.RawIOBase, int]:
+    """A raw reader over the blob and its size (one request: the first download)."""
+    from azure.core import MatchConditions
+
+    with errors("open"):
+        first = blob_client.download_blob(timeout=timeout)
+    size = first.size
+    etag = first.properties.etag
+    pending: list[Any] = [first]
+
+    def fetch(offset: int) -> Iterator[bytes]:
+        if offset == 0 and pending:
+            downloader = pending.pop()
+        else:
+            pending.clear()
+            with errors("read"):
+                downloader = blob_client.download_blob(
+                    offset=offset,
+                    etag=etag,
+                    match_condition=MatchConditions.IfNotModified,
+                    timeout=timeout,
+                )
+        with errors("read"):
+            yield from downloader.chunks()
+
+    return ChunkReader(fetch, size), size
+
+
+class AzureStorageFile(File):
+    """django-storages' name for an open blob: ``AzureStorageFile(name, mode, storage)``.
+
+    Reading modes give a streaming reader, writing modes a spooled writer that
+    uploads on ``close()`` (and stores nothing if the ``with`` block fails).
+    """
+
+    def __new__(cls, name: str, mode: str = "rb", storage: AzureStorage | None = None) -> Any:
+        if cls is AzureStorageFile:
+            cls = AzureWriteFile if is_write_mode(mode) else AzureReadFile
+        return File.__new__(cls)
+
+
+class AzureReadFile(ReadFile, AzureStorageFile):
+    def __init__(self, name: str, mode: str, storage: AzureStorage) -> None:
+        ReadFile.__init__(self, name, mode, lambda: storage._reader(name))
+
+
+class AzureWriteFile(SpooledWriteFile, AzureStorageFile):
+    def __init__(self, name: str, mode: str, storage: AzureStorage) -> None:
+        SpooledWriteFile.__init__(
+            self,
+            name,
+            mode,
+            lambda spool: storage._upload(name, spool, overwrite=True),
+            max_memory_size=int(storage.max_memory_size or 0),
+        )
+
+
+def _block_id(prefix: str, index: int) -> str:
+    return base64.b64encode(f"{prefix}-{index:06d}".encode()).decode()
+
+
+def upload_stream(
+    blob_client: Any,
+    stream: IO[bytes],
+    size: int,
+    *,
+    content_settings: Any,
+    overwrite: bool,
+    concurrency: int,
+    timeout: Any,
+    single_put_size: int = SINGLE_PUT_SIZE,
+    block_size: int = BLOCK_SIZE,
+    metadata: dict[str, str] | None = None,
+) -> None:
+    """Store ``size`` bytes of ``stream`` (at its start) as the blob; see the module doc."""
+    from azure.core import MatchConditions
+
+    conditions: dict[str, Any] = {} if overwrite else {"match_condition": MatchConditions.IfMissing}
+    if size <= single_put_size:
+        data = stream.read(size) if size else b""
+        if isinstance(data, str):
+            data = data.encode()
+        blob_client.upload_blob(
+            data,
+            length=len(data),
+            overwrite=overwrite,
+            content_settings=content_settings,
+            metadata=metadata,
+            timeout=timeout,
+        )
+        return
+    digest = hashlib.md5(usedforsecurity=False)
+    prefix = uuid.uuid4().hex  # blocks of concurrent uploads to one name never mix
+    ids: list[str] = []
+    concurrency = max(1, int(concurrency or 1))
+    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+        running: set[concurrent.futures.Future[Any]] = set()
+        try:
+            while True:
+                block = stream.read(block_size)
+                if not block:
+                    break
+                digest.update(block)
+                block_id = _block_id(prefix, len(ids))
+                ids.append(block_id)
+                if len(running) >= concurrency:
+                    done, running = concurrent.futures.wait(
+                        running, return_when=concurrent.futures.FIRST_COMPLETED
+                    )
+                    for future in done:
+                        future.result()
+                running.add(pool.submit(blob_client.stage_block, block_id, block, timeout=timeout))
+            for future in concurrent.futures.as_completed(running):
+                future.result()
+        except BaseException:
+            for future in running:
+                future.cancel()
+            raise
+    if content_settings is not None and not content_settings.content_md5:
+        content_settings.content_md5 = bytearray(digest.digest())
+    blob_client.commit_block_list(
+        ids, content_settings=content_settings, metadata=metadata, timeout=timeout, **conditions
+    )
+
+
+__all__ = [
+    "BLOCK_SIZE",
+    "SINGLE_PUT_SIZE",
+    "AzureReadFile",
+    "AzureStorageFile",
+    "AzureWriteFile",
+    "open_reader",
+    "upload_stream",
+]

@@ -1,0 +1,127 @@
+"""``url()`` for Azure blobs, with no request: plain, SAS-signed and upload URLs.
+
+The URL base (``<endpoint>/<container>``, or the custom domain's) is worked
+out once per storage. A signed URL is a service SAS computed here from the
+account key (HMAC-SHA256, no request), or, with a token credential and no key,
+from a user delegation key (one request, then reused until near its expiry).
+``url(name, mode="w")`` gives a SAS allowing an upload (``PUT`` with
+``x-ms-blob-type: BlockBlob``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+from storages.utils import safe_join, url_name
+
+#: A user delegation key is asked for this long, and renewed this long before it ends.
+DELEGATION_KEY_LIFE = datetime.timedelta(days=7)
+DELEGATION_KEY_MARGIN = datetime.timedelta(minutes=5)
+
+_key_lock = threading.Lock()
+
+
+def utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class AzureUrls:
+    """The URL half of :class:`~storages.backends.azure_storage.AzureStorage`."""
+
+    def url_base(self) -> str:
+        """``scheme://host[/account]/container``: the blob URLs' common start (cached)."""
+        base = self.__dict__.get("_url_base")
+        if base is None:
+            parts = urlsplit(self.client.url)
+            scheme, netloc = parts.scheme, parts.netloc
+            if self.custom_domain:
+                netloc = self.custom_domain
+                if not self.connection_string:
+                    scheme = self.azure_protocol
+            base = urlunsplit((scheme, netloc, parts.path.rstrip("/"), "", ""))
+            self.__dict__["_url_base"] = base
+        return base
+
+    def url(
+        self,
+        name: str,
+        expire: int | None = None,
+        parameters: dict[str, Any] | None = None,
+        mode: str = "r",
+    ) -> str:
+        """The blob's URL; signed when ``expire`` (or ``expiration_secs``) is set.
+
+        ``parameters`` go to azure's ``generate_blob_sas`` (``content_disposition``,
+        ``content_type``, ``start``, ``ip``, ...); ``mode`` gives the SAS's
+        permissions (``"r"``, ``"w"``, ``"rw"``, ...).
+        """
+        relative = url_name(name)
+        blob = safe_join(self.location, relative)
+        url = f"{self.url_base()}/{quote(blob, safe='/~')}"
+        if expire is None:
+            expire = self.expiration_secs
+        if expire:
+            return f"{url}?{self.blob_sas(blob, expire, parameters, mode)}"
+        token = self._sas_query()
+        return f"{url}?{token}" if token else url
+
+    def _sas_query(self) -> str:
+        """The SAS token the storage authenticates with, if any (it goes on plain URLs)."""
+        token = self.sas_token
+        if not token and self.connection_string and not self.account_key:
+            token = getattr(self.service_client.credential, "signature", None)
+        return str(token or "").lstrip("?")
+
+    def blob_sas(
+        self, blob: str, expire: int, parameters: dict[str, Any] | None = None, mode: str = "r"
+    ) -> str:
+        """A service SAS (query string) for ``blob``, valid ``expire`` seconds."""
+        from azure.storage.blob import BlobSasPermissions, generate_blob_sas
+
+        expiry = utcnow() + datetime.timedelta(seconds=int(expire))
+        delegation = None
+        if not self.account_key:
+            delegation = self.get_user_delegation_key(expiry)
+            if delegation is None:
+                raise ImproperlyConfigured(
+                    f"{type(self).__name__} can not sign URLs for container "
+                    f"{self.azure_container!r}: give AZURE_ACCOUNT_KEY (account_key) or "
+                    "AZURE_TOKEN_CREDENTIAL (token_credential), or set "
+                    "AZURE_URL_EXPIRATION_SECS to None for plain URLs."
+                )
+        return generate_blob_sas(
+            self.account_name,
+            self.azure_container,
+            blob,
+            account_key=self.account_key or None,
+            user_delegation_key=delegation,
+            permission=BlobSasPermissions.from_string(mode),
+            expiry=expiry,
+            **(parameters or {}),
+        )
+
+    def get_user_delegation_key(self, expiry: datetime.datetime) -> Any:
+        """A user delegation key valid past ``expiry`` (None without a token credential)."""
+        if self.token_credential is None:
+            return None
+        if expiry.tzinfo is None:  # django-storages passed naive UTC
+            expiry = expiry.replace(tzinfo=datetime.UTC)
+        with _key_lock:
+            key, valid_until = self.__dict__.get("_user_delegation_key") or (None, None)
+            if key is None or expiry > valid_until - DELEGATION_KEY_MARGIN:
+                start = utcnow()
+                valid_until = start + DELEGATION_KEY_LIFE
+                with self._errors("", "get a user delegation key for"):
+                    key = self.service_client.get_user_delegation_key(
+                        key_start_time=start, key_expiry_time=valid_until
+                    )
+                self.__dict__["_user_delegation_key"] = (key, valid_until)
+        return key
+
+
+__all__ = ["AzureUrls"]
