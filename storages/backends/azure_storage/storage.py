@@ -341,11 +341,14 @@ class AzureStorage(AzureUrls, BaseStorage):
         except FileNotFoundError:
             pass
         prefix = self._prefix(name)  # a "directory": any blob under it
-        with self._errors(prefix, "list"):
-            pages = self.client.list_blobs(
-                name_starts_with=prefix, results_per_page=1, timeout=self.timeout
-            ).by_page()
-            return any(True for _ in next(pages, ()))
+        try:
+            with self._errors(prefix, "list"):
+                pages = self.client.list_blobs(
+                    name_starts_with=prefix, results_per_page=1, timeout=self.timeout
+                ).by_page()
+                return any(True for _ in next(pages, ()))
+        except FileNotFoundError:  # no container: nothing exists
+            return False
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         prefix = self._prefix(path)
