@@ -9,9 +9,20 @@ socket connection to prove nothing leaves 127.0.0.1.
 
 from __future__ import annotations
 
-import pytest
+import base64
+import hashlib
+import io
+import os
+from urllib.parse import unquote, urlsplit
 
+import pytest
+from django.core.files.base import ContentFile, File
+from google.api_core.retry import Retry
+
+from storages.backends.gcloud import GoogleCloudStorage, GoogleCloudStorageError
+from tests.concurrency import run_in_threads
 from tests.scenarios import CommonScenarios, NamedSettingsContract
+from tests.servers.process import free_port
 
 SETTING_NAMES = {
     "bucket_name": "GS_BUCKET_NAME",
@@ -40,3 +51,183 @@ class TestGoogleCloudBehaviour(CommonScenarios):
     storage_path = "storages.backends.gcloud.GoogleCloudStorage"
     url_option = "custom_endpoint"
     seek_options = {"blob_chunk_size": 256 * 1024}
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def make(options, **extra):
+    return GoogleCloudStorage(**{**options, **extra})
+
+
+def blobs(storage):
+    """Every object name in the storage's bucket, straight from the emulator."""
+    return sorted(blob.name for blob in storage.client.list_blobs(storage.bucket_name))
+
+
+class Responses:
+    """Every HTTP answer the storage's client receives: (method, path, query, bytes)."""
+
+    def __init__(self, storage):
+        self.sent: list[tuple[str, str, str, int]] = []
+        storage.client._http.hooks.setdefault("response", []).append(self)
+
+    def __call__(self, response, *args, **kwargs):
+        parts = urlsplit(response.request.url)
+        size = int(response.headers.get("Content-Length") or 0)  # the body stays unread
+        self.sent.append((response.request.method, unquote(parts.path), parts.query, size))
+        return response
+
+
+@pytest.fixture(scope="module")
+def service_account_info():
+    """A throwaway service-account key; its token URI is a closed loopback port."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return {
+        "type": "service_account",
+        "project_id": "storages-test",
+        "private_key_id": "0123456789abcdef-not-a-real-key-id",
+        "private_key": pem,
+        "client_email": "signer@storages-test.iam.gserviceaccount.com",
+        "client_id": "1234567890",
+        "token_uri": f"http://127.0.0.1:{free_port()}/token",
+        "_public_pem": public,
+    }
+
+
+def key_info(info):
+    return {k: v for k, v in info.items() if not k.startswith("_")}
+
+
+# --- uploads: atomic create, multipart and resumable, failures --------------------------
+
+
+class TestUploads:
+    def test_second_save_takes_the_next_name_by_a_conditional_create(self, options):
+        storage = make(options)
+        assert storage.save("same.txt", ContentFile(b"one")) == "same.txt"
+        responses = Responses(storage)
+        second = storage.save("same.txt", ContentFile(b"two"))
+        assert second != "same.txt" and second.startswith("same_") and second.endswith(".txt")
+        # No existence check: a refused create (412), then the create of the new name.
+        uploads = [r for r in responses.sent if r[1].startswith("/upload/")]
+        assert len(uploads) == 2 and all("ifGenerationMatch=0" in r[2] for r in uploads)
+        assert all("uploadType=multipart" in r[2] for r in uploads)
+        assert blobs(storage) == sorted(["same.txt", second])
+        assert storage.open("same.txt").read() == b"one"
+        assert storage.open(second).read() == b"two"
+
+    def test_concurrent_saves_of_one_name_keep_every_file(self, options):
+        storage = make(options)
+
+        def save(index):
+            return storage.save("race/one.txt", ContentFile(f"writer {index}".encode()))
+
+        names = run_in_threads(save, 8)
+        assert len(set(names)) == 8
+        assert {storage.open(n).read() for n in names} == {f"writer {i}".encode() for i in range(8)}
+        assert blobs(storage) == sorted(names)
+
+    def test_overwrite_on_replaces_without_a_precondition(self, options):
+        storage = make(options, file_overwrite=True)
+        storage.save("o.txt", ContentFile(b"one"))
+        responses = Responses(storage)
+        assert storage.save("o.txt", ContentFile(b"two")) == "o.txt"
+        assert not any("ifGenerationMatch" in r[2] for r in responses.sent)
+        assert storage.open("o.txt").read() == b"two"
+
+    def test_large_save_is_resumable_in_bounded_chunks(self, options):
+        storage = make(options, blob_chunk_size=1024 * 1024)
+        payload = os.urandom(9 * 1024 * 1024 + 5)
+        responses = Responses(storage)
+        assert storage.save("big.bin", ContentFile(payload)) == "big.bin"
+        uploads = [r for r in responses.sent if r[1].startswith("/upload/")]
+        assert "uploadType=resumable" in uploads[0][2]
+        assert "ifGenerationMatch=0" in uploads[0][2]  # real GCS enforces it here too
+        assert len(uploads) == 1 + 10  # the session, then 1 MiB chunks
+        assert storage.open("big.bin").read() == payload
+
+    def test_resumable_upload_failing_midway_leaves_nothing(self, options):
+        storage = make(options, blob_chunk_size=1024 * 1024)
+        storage.save("other.txt", ContentFile(b"o"))
+
+        class FailingLater(io.BytesIO):
+            def read(self, size=-1):
+                if self.tell() > 3 * 1024 * 1024:
+                    raise OSError("disk went away")
+                return super().read(size)
+
+        content = File(FailingLater(os.urandom(10 * 1024 * 1024)), name="x")
+        with pytest.raises(OSError, match="disk went away"):
+            storage.save("broken.bin", content)
+        assert not storage.exists("broken.bin")
+        assert blobs(storage) == ["other.txt"]
+
+    def test_object_parameters_acl_and_content_type(self, options):
+        storage = make(
+            options,
+            object_parameters={"cache_control": "max-age=60", "metadata": {"k": "v"}},
+        )
+        name = storage.save("css/site.css", ContentFile(b"body{}"))
+        blob = storage.bucket.get_blob(name)
+        assert blob.content_type == "text/css"
+        assert blob.cache_control == "max-age=60"
+        assert blob.metadata == {"k": "v"}
+        assert blob.md5_hash == base64.b64encode(hashlib.md5(b"body{}").digest()).decode()
+
+
+# --- reads: ranges of one generation ---------------------------------------------------
+
+
+class TestReads:
+    def test_seek_reads_only_the_ranges_needed(self, options):
+        storage = make(options, blob_chunk_size=256 * 1024)
+        payload = os.urandom(3 * 1024 * 1024)
+        storage.save("r.bin", ContentFile(payload))
+        responses = Responses(storage)
+        with storage.open("r.bin") as handle:
+            handle.seek(len(payload) - 100)
+            assert handle.read() == payload[-100:]
+            handle.seek(10)
+            assert handle.read(5) == payload[10:15]
+        downloaded = sum(size for method, path, _q, size in responses.sent if "/o/" in path)
+        assert downloaded <= 2 * 256 * 1024 + 4096  # two ranges, not the 3 MiB
+
+    def test_reader_keeps_the_generation_it_opened(self, options):
+        storage = make(options, file_overwrite=True, blob_chunk_size=256 * 1024)
+        first = os.urandom(600 * 1024)
+        storage.save("g.bin", ContentFile(first))
+        with storage.open("g.bin") as handle:
+            head = handle.read(1000)
+            storage.save("g.bin", ContentFile(os.urandom(600 * 1024)))
+            # The next range asks for the generation opened: gone, so the read fails
+            # instead of splicing the new version's bytes onto the old ones.
+            with pytest.raises(OSError):
+                handle.read()
+        assert head == first[:1000]
+
+    def test_missing_and_other_errors(self, options, gcs_server):
+        storage = make(options)
+        with pytest.raises(FileNotFoundError, match=r"missing\.txt"):
+            storage.open("missing.txt")
+        with pytest.raises(FileNotFoundError):
+            storage.get_modified_time("missing.txt")
+        quick = Retry(initial=0.05, maximum=0.1, timeout=0.3)
+        broken = make(options, api_endpoint=f"http://127.0.0.1:{free_port()}", retry=quick)
+        with pytest.raises(GoogleCloudStorageError) as info:
+            broken.size("a.txt")
+        assert "a.txt" in str(info.value) and options["bucket_name"] in str(info.value)
+        gone = make(options, bucket_name="no-such-bucket-here")
+        with pytest.raises(OSError, match="no-such-bucket-here"):
+            gone.save("x.txt", ContentFile(b"x"))

@@ -80,6 +80,14 @@ def gcs_errors(bucket: str, key: str, action: str) -> Iterator[None]:
             key=key,
             code=code,
         ) from exc
+    except api.RetryError as exc:
+        cause = exc.cause
+        raise GoogleCloudStorageError(
+            f"Could not {action} {where}: gave up retrying "
+            f"({type(cause).__name__ if cause else 'timeout'}: {cause})",
+            bucket=bucket,
+            key=key,
+        ) from exc
     except auth.GoogleAuthError as exc:
         raise GoogleCloudStorageError(
             f"Could not {action} {where}: the credentials were refused or could not be "

@@ -25,7 +25,11 @@ READ_CHUNK_SIZE = 4 * 1024 * 1024
 
 
 def range_fetcher(
-    blob: Any, size: int, bucket: str, chunk_size: int = READ_CHUNK_SIZE
+    blob: Any,
+    size: int,
+    bucket: str,
+    chunk_size: int = READ_CHUNK_SIZE,
+    retry: dict[str, Any] | None = None,
 ) -> Callable[[int], Iterator[bytes]]:
     """``fetch(offset)``: the object's bytes from ``offset`` on, one ranged GET per chunk."""
 
@@ -34,7 +38,9 @@ def range_fetcher(
         while start < size:
             end = min(start + chunk_size, size) - 1
             with gcs_errors(bucket, blob.name, "read"):
-                data = blob.download_as_bytes(start=start, end=end, raw_download=True)
+                data = blob.download_as_bytes(
+                    start=start, end=end, raw_download=True, **(retry or {})
+                )
             if not data:
                 return
             yield data
@@ -55,13 +61,17 @@ class GoogleCloudFile(ReadFile):
         bucket: str,
         *,
         chunk_size: int = READ_CHUNK_SIZE,
+        retry: dict[str, Any] | None = None,
     ) -> None:
         self.blob = blob
         self.mime_type = mimetypes.guess_type(name)[0]
         size = int(blob.size or 0)
 
         def opener() -> tuple[ChunkReader, int]:
-            return ChunkReader(range_fetcher(blob, size, bucket, chunk_size), size), size
+            return (
+                ChunkReader(range_fetcher(blob, size, bucket, chunk_size, retry), size),
+                size,
+            )
 
         super().__init__(name, mode, opener)
 

@@ -110,6 +110,8 @@ class GoogleCloudStorage(GoogleCloudUrls, BaseStorage):
             "sa_email": ("GS_SA_EMAIL", None),
             # Ours: the JSON API's endpoint (an emulator, a private endpoint).
             "api_endpoint": ("GS_API_ENDPOINT", None),
+            # Ours: a google.api_core Retry for every request (None: the library's).
+            "retry": ("GS_RETRY", None),
         }
 
     # --- configuration ---------------------------------------------------
@@ -171,6 +173,10 @@ class GoogleCloudStorage(GoogleCloudUrls, BaseStorage):
         """The object name of the file ``name``; unsafe names and the root are refused."""
         return file_join(self.location, name)
 
+    def _retry(self) -> dict[str, Any]:
+        """``retry=`` for google-cloud-storage calls, when one is configured."""
+        return {"retry": self.retry} if self.retry is not None else {}
+
     def _errors(self, key: str, action: str) -> Any:
         return gcs_errors(self.bucket_name, key, action)
 
@@ -214,9 +220,14 @@ class GoogleCloudStorage(GoogleCloudUrls, BaseStorage):
             return GoogleCloudWriteFile(name, mode, upload, max_memory_size=self._spool_limit())
         blob = self._get_blob(key, "open")
         pinned = self.bucket.blob(key, generation=blob.generation)
-        pinned._properties.update(blob._properties)
+        # Not its mediaLink: the download URL is then built with the generation.
+        pinned._properties.update(
+            {prop: value for prop, value in blob._properties.items() if prop != "mediaLink"}
+        )
         chunk = int(self.blob_chunk_size or 0) or READ_CHUNK_SIZE
-        return GoogleCloudFile(name, mode, pinned, self.bucket_name, chunk_size=chunk)
+        return GoogleCloudFile(
+            name, mode, pinned, self.bucket_name, chunk_size=chunk, retry=self._retry()
+        )
 
     def _spool_limit(self) -> int:
         # django-storages' 0 meant "never roll over to disk"; here memory stays bounded.
@@ -240,7 +251,11 @@ class GoogleCloudStorage(GoogleCloudUrls, BaseStorage):
                 kwargs["if_generation_match"] = 0
             with self._errors(key, "save"):
                 blob.upload_from_file(
-                    source.stream, content_type=blob.content_type, rewind=False, **kwargs
+                    source.stream,
+                    content_type=blob.content_type,
+                    rewind=False,
+                    **kwargs,
+                    **self._retry(),
                 )
 
     def _save(self, name: str, content: Any) -> str:
@@ -296,7 +311,7 @@ class GoogleCloudStorage(GoogleCloudUrls, BaseStorage):
         key = self._key(name)
         try:
             with self._errors(key, "delete"):
-                self.bucket.delete_blob(key)
+                self.bucket.delete_blob(key, **self._retry())
         except GCSNotFound:
             pass  # deleting a missing file is a no-op
 
@@ -307,7 +322,7 @@ class GoogleCloudStorage(GoogleCloudUrls, BaseStorage):
 
     def _get_blob(self, key: str, action: str) -> Any:
         with self._errors(key, action):
-            blob = self.bucket.get_blob(key)
+            blob = self.bucket.get_blob(key, **self._retry())
         if blob is None:
             raise GCSNotFound(
                 f"Could not {action} gs://{self.bucket_name}/{key}: it does not exist"
@@ -319,11 +334,13 @@ class GoogleCloudStorage(GoogleCloudUrls, BaseStorage):
             return True  # the location's root (collectstatic --clear asks)
         key = self._key(name)
         with self._errors(key, "look up"):
-            if not key.endswith("/") and self.bucket.get_blob(key) is not None:
+            if not key.endswith("/") and self.bucket.get_blob(key, **self._retry()) is not None:
                 return True
             # A "directory": any object under the prefix.
             prefix = key.rstrip("/") + "/"
-            found = self.client.list_blobs(self.bucket_name, prefix=prefix, max_results=1)
+            found = self.client.list_blobs(
+                self.bucket_name, prefix=prefix, max_results=1, **self._retry()
+            )
             return any(True for _ in found)
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
@@ -338,6 +355,7 @@ class GoogleCloudStorage(GoogleCloudUrls, BaseStorage):
                 prefix=prefix,
                 delimiter="/",
                 fields="items(name),prefixes,nextPageToken",
+                **self._retry(),
             )
             for page in listing.pages:
                 files.extend(blob.name[len(prefix) :] for blob in page if blob.name != prefix)
@@ -382,7 +400,9 @@ class GoogleCloudStorage(GoogleCloudUrls, BaseStorage):
         """Server-side copy; return ``target``."""
         source_key, target_key = self._key(source), self._key(target)
         with self._errors(source_key, f"copy to {target_key}"):
-            self.bucket.copy_blob(self.bucket.blob(source_key), self.bucket, target_key)
+            self.bucket.copy_blob(
+                self.bucket.blob(source_key), self.bucket, target_key, **self._retry()
+            )
         return clean_name(target)
 
     def move(self, source: str, target: str) -> str:
