@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import io
 import logging
@@ -356,6 +357,29 @@ def test_plain_urls_custom_domain_and_public_container(azurite_server, options):
     assert "a%20b.txt?" in url and "sig=" in url
     static = AzureStaticStorage(**options)
     assert "?" not in static.url("css/site.css")
+
+
+def test_sas_token_connection_string_authenticates_and_goes_on_plain_urls(azurite_server, options):
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+    container = options["azure_container"]
+    token = generate_container_sas(
+        "devstoreaccount1",
+        container,
+        account_key=ACCOUNT_KEY,
+        permission=ContainerSasPermissions(read=True, write=True, create=True, list=True),
+        expiry=datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=5),
+    )
+    connection_string = f"BlobEndpoint={azurite_server.blob_endpoint};SharedAccessSignature={token}"
+    storage = AzureStorage(connection_string=connection_string, azure_container=container)
+    name = storage.save("via-sas.txt", ContentFile(b"sas"))
+    assert storage.open(name).read() == b"sas"
+    assert storage.listdir("") == ([], ["via-sas.txt"])
+    url = storage.url(name)
+    assert url.endswith(f"/{container}/via-sas.txt?{token}")
+    assert fetch(url) == (200, b"sas")
+    signature = token.split("sig=")[1].split("&")[0]
+    assert signature not in repr(storage)
 
 
 def test_expiring_url_without_key_or_credential_is_refused(azurite_server, options):

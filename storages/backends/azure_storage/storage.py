@@ -111,10 +111,12 @@ class AzureStorage(AzureUrls, BaseStorage):
         self.location = clean_name(self.location or "").strip("/")
         self.object_parameters = dict(self.object_parameters or {})
         self.client_options = dict(self.client_options or {})
-        if self.connection_string and not (self.account_name and self.account_key):
+        self._connection_sas = None
+        if self.connection_string:
             parsed = _parse_connection_string(self.connection_string)
             self.account_name = self.account_name or parsed.get("accountname")
             self.account_key = self.account_key or parsed.get("accountkey")
+            self._connection_sas = parsed.get("sharedaccesssignature")
 
     @property
     def azure_protocol(self) -> str:
@@ -124,7 +126,7 @@ class AzureStorage(AzureUrls, BaseStorage):
         return f"Azure container {self.azure_container!r} (account {self.account_name or '?'})"
 
     def _secrets(self) -> tuple[str | None, ...]:
-        return (self.account_key, self.sas_token, self.connection_string)
+        return (self.account_key, self.sas_token, self.connection_string, self._connection_sas)
 
     def _errors(self, blob: str, action: str):
         return azure_errors(self._where(), self.azure_container, blob, action, self._secrets())

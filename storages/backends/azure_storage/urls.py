@@ -72,9 +72,10 @@ class AzureUrls:
 
     def _sas_query(self) -> str:
         """The SAS token the storage authenticates with, if any (it goes on plain URLs)."""
-        token = self.sas_token
-        if not token and self.connection_string and not self.account_key:
-            token = getattr(self.service_client.credential, "signature", None)
+        if self.connection_string:  # its SharedAccessSignature, as the SDK uses it
+            token = None if self.account_key else self._connection_sas
+        else:
+            token = None if self.account_key else self.sas_token
         return str(token or "").lstrip("?")
 
     def blob_sas(
