@@ -10,12 +10,18 @@ socket connection to prove nothing leaves 127.0.0.1.
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import io
+import logging
 import os
-from urllib.parse import unquote, urlsplit
+import socket
+import urllib.request
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile, File
 from google.api_core.retry import Retry
 
@@ -231,3 +237,178 @@ class TestReads:
         gone = make(options, bucket_name="no-such-bucket-here")
         with pytest.raises(OSError, match="no-such-bucket-here"):
             gone.save("x.txt", ContentFile(b"x"))
+
+
+# --- URLs: no request; V4 signatures checked with google-auth ---------------------------
+
+
+def canonical_v4(url: str, host: str) -> tuple[str, bytes, dict[str, str]]:
+    """``(string to sign, signature, query)`` of a V4 signed GET URL, rebuilt from the URL."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    signature = bytes.fromhex(query.pop("X-Goog-Signature"))
+    canonical_query = "&".join(
+        f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in sorted(query.items())
+    )
+    canonical_request = "\n".join(
+        ["GET", parts.path, canonical_query, f"host:{host}\n", "host", "UNSIGNED-PAYLOAD"]
+    )
+    scope = query["X-Goog-Credential"].split("/", 1)[1]
+    string_to_sign = "\n".join(
+        [
+            "GOOG4-RSA-SHA256",
+            query["X-Goog-Date"],
+            scope,
+            hashlib.sha256(canonical_request.encode()).hexdigest(),
+        ]
+    )
+    return string_to_sign, signature, query
+
+
+class TestUrls:
+    def test_plain_url_makes_no_request(self, options, connections):
+        storage = make(options)
+        assert storage.url("a b/c.txt") == (
+            f"https://storage.googleapis.com/{options['bucket_name']}/a%20b/c.txt"
+        )
+        located = make(options, location="media", custom_endpoint="https://cdn.example.com/")
+        assert located.url("x.txt") == "https://cdn.example.com/media/x.txt"
+        assert connections == []
+
+    def test_signed_url_is_verified_by_google_auth(
+        self, options, service_account_info, connections
+    ):
+        from google.auth import crypt
+
+        storage = make(
+            options,
+            credentials=key_info(service_account_info),
+            querystring_auth=True,
+            location="private",
+        )
+        url = storage.url("reports/q1 2024.pdf")
+        assert connections == []  # signed here, with the key: no request at all
+        parts = urlsplit(url)
+        assert (parts.scheme, parts.netloc) == ("https", "storage.googleapis.com")
+        assert parts.path == f"/{options['bucket_name']}/private/reports/q1%202024.pdf"
+        string_to_sign, signature, query = canonical_v4(url, "storage.googleapis.com")
+        assert query["X-Goog-Algorithm"] == "GOOG4-RSA-SHA256"
+        assert query["X-Goog-Expires"] == "86400"
+        assert query["X-Goog-Credential"].startswith(service_account_info["client_email"] + "/")
+        verifier = crypt.RSAVerifier.from_string(service_account_info["_public_pem"])
+        assert verifier.verify(string_to_sign.encode(), signature)
+        # One character changed in what was signed: the signature no longer holds.
+        tampered = string_to_sign[:-1] + ("0" if string_to_sign[-1] != "0" else "1")
+        assert not verifier.verify(tampered.encode(), signature)
+        # The same signer google-auth gives the key makes the same signature (PKCS#1 v1.5).
+        signer = crypt.RSASigner.from_service_account_info(key_info(service_account_info))
+        assert signer.sign(string_to_sign.encode()) == signature
+
+    def test_signed_url_options(self, options, service_account_info):
+        storage = make(
+            options,
+            credentials=key_info(service_account_info),
+            querystring_auth=True,
+            expiration=datetime.timedelta(minutes=5),
+            custom_endpoint="https://media.example.com",
+        )
+        url = storage.url("f.txt", parameters={"response_disposition": "attachment"})
+        parts = urlsplit(url)
+        assert parts.netloc == "media.example.com" and parts.path == "/f.txt"
+        string_to_sign, signature, query = canonical_v4(url, "media.example.com")
+        assert query["X-Goog-Expires"] == "300"
+        assert query["response-content-disposition"] == "attachment"
+        verifier = crypt_verifier(service_account_info)
+        assert verifier.verify(string_to_sign.encode(), signature)
+        # A public object's URL is plain, as with django-storages.
+        public = make(options, credentials=key_info(service_account_info), default_acl="publicRead")
+        assert "X-Goog-Signature" not in public.url("f.txt")
+
+    def test_signed_url_is_served_by_the_emulator(self, options, gcs_server, service_account_info):
+        storage = make(options, credentials=key_info(service_account_info), querystring_auth=True)
+        make(options).save("served.txt", ContentFile(b"served"))
+        parts = urlsplit(storage.url("served.txt"))
+        # Sent to the emulator under Google's host name. It serves the object (it checks
+        # no signature: the test above checks that).
+        request = urllib.request.Request(
+            f"{gcs_server.url}{parts.path}?{parts.query}",
+            headers={"Host": "storage.googleapis.com"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            assert answer.read() == b"served"
+
+    def test_anonymous_credentials_cannot_sign(self, options):
+        storage = make(options, querystring_auth=True)
+        with pytest.raises(ImproperlyConfigured, match="GS_IAM_SIGN_BLOB"):
+            storage.url("x.txt")
+
+    def test_iam_sign_blob_without_an_email_is_refused(self, options):
+        # The IAM SignBlob call itself cannot be tested here: no IAM emulator exists.
+        storage = make(options, querystring_auth=True, iam_sign_blob=True)
+        storage.client._credentials.token = "t"
+        with pytest.raises(ImproperlyConfigured, match="GS_SA_EMAIL"):
+            storage.url("x.txt")
+
+
+def crypt_verifier(info):
+    from google.auth import crypt
+
+    return crypt.RSAVerifier.from_string(info["_public_pem"])
+
+
+# --- secrets and where connections go ---------------------------------------------------
+
+
+@pytest.fixture
+def connections(monkeypatch):
+    """Every address a socket connects to while the test runs."""
+    seen: list[Any] = []
+    real_connect = socket.socket.connect
+
+    def connect(sock, address):
+        seen.append(address)
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    return seen
+
+
+class TestSecretsAndNetwork:
+    def test_key_never_shown_when_its_token_cannot_be_had(
+        self, options, service_account_info, caplog
+    ):
+        # fake-gcs-server accepts any credential (and none): a refused login cannot be
+        # shown by the server. A key whose token endpoint is closed fails before it.
+        caplog.set_level(logging.DEBUG)
+        info = key_info(service_account_info)
+        storage = make(options, credentials=info, retry=Retry(initial=0.05, timeout=0.3))
+        with pytest.raises(GoogleCloudStorageError) as failed:
+            storage.save("s.txt", ContentFile(b"s"))
+        secrets = [info["private_key"], info["private_key_id"]]
+        secrets += [line for line in info["private_key"].splitlines() if len(line) > 40][:3]
+        texts = [str(failed.value), repr(storage), caplog.text, str(failed.value.__cause__)]
+        for text in texts:
+            for secret in secrets:
+                assert secret not in text
+        assert "s.txt" in str(failed.value) and options["bucket_name"] in str(failed.value)
+        assert "credentials" in str(failed.value)
+        assert "credentials='********'" in repr(storage)
+
+    def test_no_connection_leaves_loopback(self, options, connections, monkeypatch, tmp_path):
+        storage = make(options)
+        name = storage.save("n/one.txt", ContentFile(b"one"))
+        storage.open(name).read()
+        storage.listdir("n")
+        storage.url(name)
+        list(storage.list_stored())
+        storage.delete(name)
+        # No credentials at all: google-auth looks for them (files, then the metadata
+        # server, which tests/servers/gcs.py points at a closed loopback port).
+        monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+        monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))
+        bare = make(options, credentials=None, retry=Retry(initial=0.05, timeout=0.3))
+        with pytest.raises(OSError):
+            bare.exists("x.txt")
+        assert connections
+        hosts = {address[0] for address in connections if isinstance(address, tuple)}
+        assert hosts == {"127.0.0.1"}, hosts

@@ -82,9 +82,11 @@ def gcs_errors(bucket: str, key: str, action: str) -> Iterator[None]:
         ) from exc
     except api.RetryError as exc:
         cause = exc.cause
+        what = f"{type(cause).__name__}: {cause}" if cause else "timeout"
+        if isinstance(cause, auth.GoogleAuthError):
+            what = f"the credentials could not be refreshed ({type(cause).__name__})"
         raise GoogleCloudStorageError(
-            f"Could not {action} {where}: gave up retrying "
-            f"({type(cause).__name__ if cause else 'timeout'}: {cause})",
+            f"Could not {action} {where}: gave up retrying ({what})",
             bucket=bucket,
             key=key,
         ) from exc
