@@ -607,3 +607,19 @@ def test_collectstatic_with_the_manifest_storage(collect):
         del requests[:]
         assert "0 static files copied, 4 unmodified." in collectstatic()
         assert not [m for m, _u, _h in requests if m == "PUT"]
+
+
+def test_system_check_reports_a_missing_container():
+    from django.core.checks import run_checks
+
+    with override_settings(
+        STORAGES={
+            "default": {
+                "BACKEND": "storages.backends.azure_storage.AzureStorage",
+                "OPTIONS": {"connection_string": "BlobEndpoint=http://127.0.0.1:9/a;"},
+            },
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
+    ):
+        messages = [m for m in run_checks() if m.id == "storages.E002"]
+    assert len(messages) == 1 and "AZURE_CONTAINER" in messages[0].msg
