@@ -13,9 +13,11 @@ import base64
 import datetime
 import hashlib
 import io
+import json
 import logging
 import os
 import socket
+import time
 import urllib.request
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -23,9 +25,15 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile, File
+from django.test import override_settings
 from google.api_core.retry import Retry
 
-from storages.backends.gcloud import GoogleCloudStorage, GoogleCloudStorageError
+from storages.backends.gcloud import (
+    GoogleCloudManifestStaticStorage,
+    GoogleCloudStaticStorage,
+    GoogleCloudStorage,
+    GoogleCloudStorageError,
+)
 from tests.concurrency import run_in_threads
 from tests.scenarios import CommonScenarios, NamedSettingsContract
 from tests.servers.process import free_port
@@ -412,3 +420,164 @@ class TestSecretsAndNetwork:
         assert connections
         hosts = {address[0] for address in connections if isinstance(address, tuple)}
         assert hosts == {"127.0.0.1"}, hosts
+
+
+# --- collectstatic into the emulator ---------------------------------------------------
+
+
+class TestCollectstatic:
+    @pytest.fixture
+    def static_dir(self, tmp_path):
+        root = tmp_path / "static-src"
+        files = {
+            "css/site.css": 'body { background: url("../img/logo.png"); }\n',
+            "img/logo.png": "\x89PNG not really",
+            "app.js": "console.log('hi');\n",
+            "js/vendor/lib.js": "var lib = 1;\n",
+        }
+        for name, text in files.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text(text)
+        return root
+
+    def collect(self, options, static_dir, backend):
+        from django.contrib.staticfiles.storage import staticfiles_storage
+        from django.core.management import call_command
+
+        from storages.management.commands.collectstatic import real_storage
+
+        overrides = override_settings(
+            STORAGES={
+                "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+                "staticfiles": {"BACKEND": backend, "OPTIONS": {**options, "location": "static"}},
+            },
+            STATICFILES_DIRS=[str(static_dir)],
+            STATICFILES_FINDERS=["django.contrib.staticfiles.finders.FileSystemFinder"],
+        )
+        with overrides:
+            storage = real_storage(staticfiles_storage)
+            responses = Responses(storage)
+            out = io.StringIO()
+            call_command("collectstatic", interactive=False, verbosity=1, stdout=out)
+            return out.getvalue(), responses, storage
+
+    def test_unchanged_rerun_is_one_listing(self, options, static_dir):
+        backend = "storages.backends.gcloud.GoogleCloudStaticStorage"
+        out, responses, storage = self.collect(options, static_dir, backend)
+        assert "4 static files copied." in out
+        assert blobs(storage) == [
+            "static/app.js",
+            "static/css/site.css",
+            "static/img/logo.png",
+            "static/js/vendor/lib.js",
+        ]
+        later = time.time() + 10
+        for path in static_dir.rglob("*"):
+            os.utime(path, (later, later))  # new mtimes alone change nothing
+        out, responses, _storage = self.collect(options, static_dir, backend)
+        assert "0 static files copied, 4 unmodified." in out
+        assert [r[0] for r in responses.sent] == ["GET"]  # the one listing
+        (static_dir / "app.js").write_text("console.log('bye');\n")
+        out, responses, _storage = self.collect(options, static_dir, backend)
+        assert "1 static file copied, 3 unmodified." in out
+        uploads = [r for r in responses.sent if r[1].startswith("/upload/")]
+        assert len(uploads) == 1
+
+    def test_manifest_storage(self, options, static_dir):
+        backend = "storages.backends.gcloud.GoogleCloudManifestStaticStorage"
+        out, _responses, storage = self.collect(options, static_dir, backend)
+        assert "4 static files copied" in out and "post-processed" in out
+        stored = blobs(storage)
+        assert "static/staticfiles.json" in stored and len(stored) == 9
+        manifest = json.loads(storage.open("staticfiles.json").read())
+        assert storage.url("css/site.css").endswith(manifest["paths"]["css/site.css"])
+        out, responses, _storage = self.collect(options, static_dir, backend)
+        assert "0 static files copied, 4 unmodified." in out
+        assert not [r for r in responses.sent if r[1].startswith("/upload/")]
+
+
+# --- configured the django-storages way ------------------------------------------------
+
+
+class TestDjangoStoragesConfiguration:
+    def test_subclass_with_class_attributes(self, gcs_server, gcs_bucket):
+        from google.auth.credentials import AnonymousCredentials
+
+        class MediaStorage(GoogleCloudStorage):
+            bucket_name = gcs_bucket
+            location = "media"
+            file_overwrite = True
+            querystring_auth = False
+            credentials = AnonymousCredentials()
+
+        with override_settings(GS_API_ENDPOINT=gcs_server.url, GS_PROJECT_ID="storages-test"):
+            storage = MediaStorage()
+            assert storage.save("a.txt", ContentFile(b"1")) == "a.txt"
+            assert storage.save("a.txt", ContentFile(b"2")) == "a.txt"  # replaced, as asked
+            assert storage.open("a.txt").read() == b"2"
+            assert blobs(storage) == ["media/a.txt"]
+            assert storage.url("a.txt").endswith(f"/{gcs_bucket}/media/a.txt")
+
+    def test_global_settings_and_their_defaults(self, gcs_server, gcs_bucket):
+        from google.auth.credentials import AnonymousCredentials
+
+        with override_settings(
+            GS_BUCKET_NAME=gcs_bucket,
+            GS_CREDENTIALS=AnonymousCredentials(),
+            GS_API_ENDPOINT=gcs_server.url,
+            GS_DEFAULT_ACL="publicRead",
+            GS_EXPIRATION=datetime.timedelta(hours=1),
+            GS_MAX_MEMORY_SIZE=1024,
+        ):
+            storage = GoogleCloudStorage()
+            assert storage.default_acl == "publicRead" and storage.max_memory_size == 1024
+            assert storage.querystring_auth is True and storage.file_overwrite is False
+            assert storage.blob_chunk_size is None and storage.iam_sign_blob is False
+            # publicRead: a plain URL although querystring auth is on.
+            assert storage.url("p.txt") == f"https://storage.googleapis.com/{gcs_bucket}/p.txt"
+            with storage.open("w.txt", "wb") as handle:
+                handle.write(b"x" * 5000)  # past max_memory_size: spooled to disk
+            assert storage.size("w.txt") == 5000
+
+    def test_get_default_settings_override_and_object_parameters(self, options):
+        class Tuned(GoogleCloudStorage):
+            def get_object_parameters(self, name):
+                params = super().get_object_parameters(name)
+                if name.endswith(".txt"):
+                    params["content_disposition"] = "attachment"
+                return params
+
+        storage = Tuned(**options)
+        name = storage.save("doc.txt", ContentFile(b"d"))
+        assert storage.bucket.get_blob(name).content_disposition == "attachment"
+
+    def test_static_variants_defaults_and_paths(self, options):
+        static = GoogleCloudStaticStorage(**{**options, "querystring_auth": None})
+        del static  # built without a request
+        assert GoogleCloudStaticStorage.resolve_options({})["file_overwrite"] is True
+        assert GoogleCloudStaticStorage.resolve_options({})["querystring_auth"] is False
+        assert GoogleCloudStorage.resolve_options({})["file_overwrite"] is False
+        path = GoogleCloudManifestStaticStorage(**options).deconstruct()[0]
+        assert path == "storages.backends.gcloud.GoogleCloudManifestStaticStorage"
+
+    def test_bad_settings_are_refused(self, options):
+        with pytest.raises(ImproperlyConfigured, match="leading slash"):
+            make(options, location="/media")
+        with pytest.raises(ImproperlyConfigured, match="256 KiB"):
+            make(options, blob_chunk_size=1000)
+        with pytest.raises(ImproperlyConfigured, match="no option 'bucket'"):
+            GoogleCloudStorage(bucket="x")
+
+    def test_overwrite_default_is_announced(self, gcs_bucket):
+        from django.core.checks import run_checks
+
+        storages_setting = {
+            "default": {
+                "BACKEND": "storages.backends.gcloud.GoogleCloudStorage",
+                "OPTIONS": {"bucket_name": gcs_bucket},
+            },
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
+        with override_settings(STORAGES=storages_setting):
+            ids = {message.id for message in run_checks()}
+        assert "storages.W020" in ids

@@ -152,6 +152,12 @@ class GoogleCloudStorage(GoogleCloudUrls, BaseStorage):
                         credentials=self._loaded_credentials(),
                         client_options=options,
                     )
+                    # google-cloud-storage 3.x fetches the bucket's metadata in a
+                    # background thread on first use, for tracing attributes only:
+                    # one more request per storage, and one that needs
+                    # storage.buckets.get, which object-only accounts lack.
+                    if getattr(client, "_bucket_metadata_cache", None) is not None:
+                        client._bucket_metadata_cache = None
                     self.__dict__["_client"] = client
         return client
 
