@@ -21,7 +21,9 @@ import mimetypes
 import os
 import pathlib
 import posixpath
+import random
 import threading
+import time
 import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
@@ -33,7 +35,7 @@ from django.core.files.utils import validate_file_name
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
-from storages.backends.azure_storage.errors import AzureNameTaken, azure_errors
+from storages.backends.azure_storage.errors import AzureNameTaken, AzureStorageError, azure_errors
 from storages.backends.azure_storage.files import (
     BLOCK_SIZE,
     SINGLE_PUT_SIZE,
@@ -48,6 +50,8 @@ from storages.utils import clean_name, file_join, is_root, name_as_given, requir
 
 #: Azure's limit on a blob name's length (django-storages' default max_length).
 MAX_NAME_LENGTH = 1024
+#: Staged uploads of one name that race: how often a replacing save stages again.
+BLOCK_LIST_ATTEMPTS = 8
 _client_lock = threading.Lock()
 # ``Storage.save()`` gives ``max_length`` to get_available_name only; a save
 # that finds its name taken needs it again to pick the next one.
@@ -250,18 +254,36 @@ class AzureStorage(AzureUrls, BaseStorage):
 
     def _upload(self, name: str, stream: Any, *, overwrite: bool, content: Any = None) -> None:
         blob = self._blob(name)
-        with Source(stream) as source, self._errors(blob, "save"):
-            upload_stream(
-                self.client.get_blob_client(blob),
-                source.stream,
-                source.size,
-                content_settings=self._content_settings(name, content),
-                overwrite=overwrite,
-                concurrency=self.upload_max_conn,
-                timeout=self.timeout,
-                single_put_size=int(self._client_kwargs()["max_single_put_size"]),
-                block_size=int(self._client_kwargs()["max_block_size"]),
-            )
+        kwargs = self._client_kwargs()
+        with Source(stream) as source:
+            for attempt in range(BLOCK_LIST_ATTEMPTS):
+                source.stream.seek(0)
+                try:
+                    with self._errors(blob, "save"):
+                        upload_stream(
+                            self.client.get_blob_client(blob),
+                            source.stream,
+                            source.size,
+                            content_settings=self._content_settings(name, content),
+                            overwrite=overwrite,
+                            concurrency=self.upload_max_conn,
+                            timeout=self.timeout,
+                            single_put_size=int(kwargs["max_single_put_size"]),
+                            block_size=int(kwargs["max_block_size"]),
+                        )
+                    return
+                except AzureStorageError as exc:
+                    if exc.code != "InvalidBlockList":
+                        raise
+                    # Another upload to this name committed first, which discards the
+                    # blocks we staged: the name is taken (create-only), or we stage again.
+                    if not overwrite:
+                        raise AzureNameTaken(
+                            str(exc), container=exc.container, blob=blob, code=exc.code
+                        ) from exc
+                    if attempt == BLOCK_LIST_ATTEMPTS - 1:
+                        raise
+                    time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter
 
     def _save(self, name: str, content: Any) -> str:
         name = clean_name(name)
