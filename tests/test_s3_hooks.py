@@ -11,6 +11,7 @@ import ipaddress
 import socket
 
 import boto3
+import boto3.s3.transfer
 import botocore.handlers
 import pytest
 from django.core.files.base import ContentFile
@@ -18,6 +19,8 @@ from django.core.files.base import ContentFile
 from storages.backends.s3 import S3Storage
 from storages.backends.s3.direct import foreign_handlers
 from tests.servers.s3 import recorded_requests
+
+MIB = 1024 * 1024
 
 
 def _loopback(host) -> bool:
@@ -87,9 +90,12 @@ def test_saves_under_mock_aws_stay_on_this_machine(mock_aws, network_watch):
         access_key="testing",
         secret_key="testing",
         region_name="us-east-1",
+        transfer_config=boto3.s3.transfer.TransferConfig(
+            multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB
+        ),
     )
     names = [storage.save("docs/a.txt", ContentFile(b"alpha")) for _ in range(3)]
-    names.append(storage.save("docs/b.bin", ContentFile(b"\x00" * 70_000)))
+    names.append(storage.save("docs/b.bin", ContentFile(b"\x00" * (6 * MIB))))  # in parts
     with storage.open("docs/w.txt", "wb") as handle:
         handle.write(b"written")
     assert network_watch == []
