@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import gzip
 import hashlib
 import io
 import json
@@ -581,3 +582,24 @@ class TestDjangoStoragesConfiguration:
         with override_settings(STORAGES=storages_setting):
             ids = {message.id for message in run_checks()}
         assert "storages.W020" in ids
+
+
+class TestGzip:
+    def test_gzipped_types_are_compressed_and_read_back_by_ranges(self, options):
+        storage = make(options, gzip=True, blob_chunk_size=256 * 1024)
+        css = b"body { color: red; }\n" * 40_000  # 840 KB, compresses to a few KB
+        name = storage.save("css/big.css", ContentFile(css))
+        blob = storage.bucket.get_blob(f"{name}")
+        assert blob.content_encoding == "gzip" and blob.size < len(css) // 20
+        assert gzip.decompress(blob.download_as_bytes(raw_download=True)) == css
+        assert storage.size(name) == len(css)
+        with storage.open(name) as handle:
+            handle.seek(500_000)
+            assert handle.read(30) == css[500_000:500_030]
+            handle.seek(0)
+            assert handle.read() == css
+        assert storage.stores_verbatim("css/big.css") is False
+        # Other types are stored as they are.
+        plain = storage.save("a.bin", ContentFile(b"\x00" * 100))
+        assert storage.bucket.get_blob(plain).content_encoding is None
+        assert storage.stores_verbatim("a.bin") is True

@@ -13,12 +13,19 @@ abandoned or left by an exception uploads nothing.
 
 from __future__ import annotations
 
+import gzip
+import io
 import mimetypes
+import tempfile
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import IO, Any
 
 from storages.backends.gcloud.errors import gcs_errors
-from storages.files import ChunkReader, ReadFile, SpooledWriteFile
+from storages.files import SPOOL_MAX_MEMORY, ChunkReader, ReadFile, SpooledWriteFile, StreamReader
+from storages.utils import DEFAULT_CHUNK_SIZE, content_chunks
+
+#: Object metadata holding the original size of content this backend gzipped.
+UNCOMPRESSED_SIZE = "storages-uncompressed-size"
 
 #: Bytes one ranged download fetches while reading.
 READ_CHUNK_SIZE = 4 * 1024 * 1024
@@ -49,6 +56,45 @@ def range_fetcher(
     return fetch
 
 
+def is_our_gzip(blob: Any) -> bool:
+    """Gzipped by this backend: reads decompress, sizes are the original's."""
+    return blob.content_encoding == "gzip" and UNCOMPRESSED_SIZE in (blob.metadata or {})
+
+
+def stored_size(blob: Any) -> int:
+    """The size a reader of the object gets (the original size of gzipped content)."""
+    if is_our_gzip(blob):
+        return int(blob.metadata[UNCOMPRESSED_SIZE])
+    return int(blob.size or 0)
+
+
+def gzipped(content: Any, level: int = 6) -> tuple[IO[bytes], int]:
+    """``content`` gzip-compressed into a spooled file (at offset 0), and its original size."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_MEMORY)  # noqa: SIM115
+    size = 0
+    with gzip.GzipFile(fileobj=spool, mode="wb", compresslevel=level, mtime=0) as packer:
+        for chunk in content_chunks(content):
+            packer.write(chunk)
+            size += len(chunk)
+    spool.seek(0)
+    return spool, size
+
+
+def _gunzip_opener(compressed: Callable[[], ChunkReader]) -> Callable[[int], IO[bytes]]:
+    """``open_at(offset)`` for gzipped content: inflate from the start, skip to ``offset``."""
+
+    def open_at(offset: int) -> IO[bytes]:
+        stream = gzip.GzipFile(fileobj=io.BufferedReader(compressed(), DEFAULT_CHUNK_SIZE))
+        while offset > 0:
+            skipped = stream.read(min(offset, DEFAULT_CHUNK_SIZE))
+            if not skipped:
+                break
+            offset -= len(skipped)
+        return stream
+
+    return open_at
+
+
 class GoogleCloudFile(ReadFile):
     """An object opened for reading; ``blob`` is its google-cloud-storage ``Blob``
     (pinned to the generation found when the file was opened)."""
@@ -67,11 +113,14 @@ class GoogleCloudFile(ReadFile):
         self.mime_type = mimetypes.guess_type(name)[0]
         size = int(blob.size or 0)
 
-        def opener() -> tuple[ChunkReader, int]:
-            return (
-                ChunkReader(range_fetcher(blob, size, bucket, chunk_size, retry), size),
-                size,
-            )
+        def raw() -> ChunkReader:
+            return ChunkReader(range_fetcher(blob, size, bucket, chunk_size, retry), size)
+
+        def opener() -> tuple[io.RawIOBase, int]:
+            if is_our_gzip(blob):
+                original = stored_size(blob)
+                return StreamReader(_gunzip_opener(raw), original), original
+            return raw(), size
 
         super().__init__(name, mode, opener)
 

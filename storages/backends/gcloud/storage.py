@@ -36,7 +36,14 @@ from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
 from storages.backends.gcloud.errors import GCSNotFound, GCSPreconditionFailed, gcs_errors
-from storages.backends.gcloud.files import READ_CHUNK_SIZE, GoogleCloudFile, GoogleCloudWriteFile
+from storages.backends.gcloud.files import (
+    READ_CHUNK_SIZE,
+    UNCOMPRESSED_SIZE,
+    GoogleCloudFile,
+    GoogleCloudWriteFile,
+    gzipped,
+    stored_size,
+)
 from storages.backends.gcloud.urls import GoogleCloudUrls
 from storages.base import BaseStorage, SettingSpec
 from storages.files import SPOOL_MAX_MEMORY, Source, refuse_partial_update
@@ -124,11 +131,6 @@ class GoogleCloudStorage(GoogleCloudUrls, BaseStorage):
                 f"Found {self.location!r}. Use {location.lstrip('/')!r} instead."
             )
         self.location = location.rstrip("/")
-        if self.gzip:
-            raise ImproperlyConfigured(
-                "GS_IS_GZIPPED is not supported by this GoogleCloudStorage yet: gzipped "
-                "objects could not be read back by ranges. Leave it False."
-            )
         chunk = self.blob_chunk_size
         if chunk is not None and (int(chunk) <= 0 or int(chunk) % CHUNK_QUANTUM):
             raise ImproperlyConfigured(
@@ -248,8 +250,28 @@ class GoogleCloudStorage(GoogleCloudUrls, BaseStorage):
         beyond, a resumable upload sends ``blob_chunk_size`` chunks, and nothing
         exists under the name until the last one lands.
         """
+        blob, acl = self._new_blob(key, name, original if original is not None else content)
+        packed = None
+        if self._should_gzip(blob):
+            packed, original_size = gzipped(content)
+            blob.content_encoding = "gzip"
+            blob.metadata = {**(blob.metadata or {}), UNCOMPRESSED_SIZE: str(original_size)}
+            content = packed
+        try:
+            self._send(blob, key, content, acl, conditional=conditional)
+        finally:
+            if packed is not None:
+                packed.close()
+
+    def _should_gzip(self, blob: Any) -> bool:
+        return (
+            bool(self.gzip)
+            and not blob.content_encoding
+            and blob.content_type in tuple(self.gzip_content_types or ())
+        )
+
+    def _send(self, blob: Any, key: str, content: Any, acl: Any, *, conditional: bool) -> None:
         with Source(content) as source:
-            blob, acl = self._new_blob(key, name, original if original is not None else content)
             if source.size > MULTIPART_LIMIT:
                 blob.chunk_size = int(self.blob_chunk_size or 0) or DEFAULT_UPLOAD_CHUNK
             kwargs: dict[str, Any] = {"size": source.size, "predefined_acl": acl}
@@ -369,7 +391,7 @@ class GoogleCloudStorage(GoogleCloudUrls, BaseStorage):
         return sorted(set(directories)), files
 
     def size(self, name: str) -> int:
-        return int(self._get_blob(self._key(name), "read the size of").size or 0)
+        return stored_size(self._get_blob(self._key(name), "read the size of"))
 
     def _moment(self, moment: datetime.datetime) -> datetime.datetime:
         return moment if settings.USE_TZ else timezone.make_naive(moment)
@@ -399,8 +421,13 @@ class GoogleCloudStorage(GoogleCloudUrls, BaseStorage):
                 yield name, int(blob.size or 0), blob.updated, md5
 
     def stores_verbatim(self, name: str) -> bool:
-        """Objects hold the bytes saved (no gzip), so their MD5 compares with the source."""
-        return True
+        """Whether ``name`` is stored byte for byte (not gzipped), so its MD5 compares."""
+        if not self.gzip:
+            return True
+        content_type = (
+            self.get_object_parameters(name).get("content_type") or (mimetypes.guess_type(name)[0])
+        )
+        return content_type not in tuple(self.gzip_content_types or ())
 
     def copy(self, source: str, target: str) -> str:
         """Server-side copy; return ``target``."""
