@@ -603,3 +603,41 @@ class TestGzip:
         plain = storage.save("a.bin", ContentFile(b"\x00" * 100))
         assert storage.bucket.get_blob(plain).content_encoding is None
         assert storage.stores_verbatim("a.bin") is True
+
+
+class TestTransferCommands:
+    def test_copy_from_local_disk_then_resume_and_verify(self, options, tmp_path):
+        from django.core.files.storage import FileSystemStorage, storages
+        from django.core.management import call_command
+
+        local = FileSystemStorage(location=str(tmp_path / "src"))
+        for name, data in {
+            "a.txt": b"alpha",
+            "docs/b.txt": b"bravo!",
+            "ü/名前.bin": b"\x00" * 300,
+        }.items():
+            local.save(name, ContentFile(data))
+        setting = {
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+            "src": {
+                "BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": str(tmp_path / "src")},
+            },
+            "gcs": {"BACKEND": "storages.backends.gcloud.GoogleCloudStorage", "OPTIONS": options},
+        }
+
+        def run(*args):
+            out = io.StringIO()
+            call_command(*args, stdout=out, stderr=io.StringIO())
+            return out.getvalue()
+
+        with override_settings(STORAGES=setting):
+            assert "copied 3" in run("storage_copy", "src", "gcs")
+            remote = storages["gcs"]
+            assert remote.open("ü/名前.bin").read() == b"\x00" * 300
+            remote.delete("docs/b.txt")  # as if the first run had been cut short
+            out = run("storage_copy", "src", "gcs")
+            assert "copied 1" in out and "skipped 2" in out
+            run("storage_verify", "src", "gcs")
+        assert blobs(remote) == ["a.txt", "docs/b.txt", "ü/名前.bin"]

@@ -66,6 +66,9 @@ DEFAULT_GZIP_CONTENT_TYPES = (
 #: The listing fields list_stored() needs (a smaller answer to parse).
 LISTING_FIELDS = "items(name,size,updated,md5Hash),nextPageToken"
 
+#: Connections kept open per host (requests' default is 10).
+POOL_SIZE = 32
+
 _client_lock = threading.Lock()
 # ``Storage.save()`` gives ``max_length`` to ``get_available_name`` only; a save
 # that loses a race needs it again for the next name.
@@ -83,6 +86,17 @@ def load_credentials(credentials: Any) -> Any:
     if isinstance(credentials, dict):
         return service_account.Credentials.from_service_account_info(credentials)
     return service_account.Credentials.from_service_account_file(str(credentials))
+
+
+def _widen_pool(client: Any) -> None:
+    """Room for collectstatic's parallel uploads (16) plus reads: requests keeps 10."""
+    adapters = require("requests.adapters", "google")
+    session = client._http  # the AuthorizedSession, made here without a request
+    if not getattr(session, "_storages_pool", False) and hasattr(session, "mount"):
+        adapter = adapters.HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session._storages_pool = True
 
 
 @deconstructible(path="storages.backends.gcloud.GoogleCloudStorage")
@@ -160,6 +174,7 @@ class GoogleCloudStorage(GoogleCloudUrls, BaseStorage):
                     # storage.buckets.get, which object-only accounts lack.
                     if getattr(client, "_bucket_metadata_cache", None) is not None:
                         client._bucket_metadata_cache = None
+                    _widen_pool(client)
                     self.__dict__["_client"] = client
         return client
 
