@@ -13,10 +13,11 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from django.core.exceptions import ImproperlyConfigured
 
-from storages.utils import url_name, url_under
+from storages.utils import url_name
 
 GOOGLE_STORAGE = "https://storage.googleapis.com"
 
@@ -25,15 +26,13 @@ class GoogleCloudUrls:
     """The ``url()`` of :class:`~storages.backends.gcloud.GoogleCloudStorage`."""
 
     bucket_name: str
+    location: str
     custom_endpoint: str | None
     default_acl: str | None
     querystring_auth: bool
     expiration: Any
     iam_sign_blob: bool
     sa_email: str | None
-
-    def _key(self, name: str) -> str:  # provided by the storage
-        raise NotImplementedError
 
     def get_object_parameters(self, name: str) -> dict[str, Any]:  # provided by the storage
         raise NotImplementedError
@@ -45,13 +44,15 @@ class GoogleCloudUrls:
         ``response_disposition``, ``expiration``, ...), as with django-storages.
         No request is made (except IAM SignBlob calls, see ``iam_sign_blob``).
         """
-        url_name(name)  # refuses exactly what save() refuses ("a/../b.txt" too)
-        key = self._key(name)
-        acl = self.get_object_parameters(name).get("acl", self.default_acl)
-        if not self.querystring_auth or acl == "publicRead":
-            base = self.custom_endpoint or f"{GOOGLE_STORAGE}/{self.bucket_name}"
-            return url_under(base, key)
-        return self._signed_url(key, parameters or {})
+        relative = url_name(name)  # refuses exactly what save() refuses ("a/../b.txt" too)
+        key = f"{self.location}/{relative}" if self.location else relative
+        if self.querystring_auth:
+            acl = self.get_object_parameters(name).get("acl", self.default_acl)
+            if acl != "publicRead":
+                return self._signed_url(key, parameters or {})
+        base = self.custom_endpoint or f"{GOOGLE_STORAGE}/{self.bucket_name}"
+        # Quoted as google-cloud-storage quotes object names ("/" and "~" kept).
+        return f"{base}/{quote(key, safe='/~')}"
 
     def _signed_url(self, key: str, parameters: dict[str, Any]) -> str:
         blob = self.bucket.blob(key)  # type: ignore[attr-defined]
