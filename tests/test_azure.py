@@ -334,6 +334,8 @@ def test_sas_url_is_checked_by_azurite(options):
     tampered = url.replace("sig=", "sig=A")
     assert fetch(tampered)[0] == 403
     assert fetch(storage.url(name, expire=-60))[0] == 403  # expired a minute ago
+    unicode = storage.save("private/ünï cödé 名.txt", ContentFile(b"u"))
+    assert fetch(storage.url(unicode)) == (200, b"u")
     storage.save("private/other.txt", ContentFile(b"other"))
     assert fetch(url.replace("doc%20one.txt", "other.txt"))[0] == 403  # signed for one blob
 

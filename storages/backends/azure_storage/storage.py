@@ -81,6 +81,7 @@ class AzureStorage(AzureUrls, BaseStorage):
         "_client",
         "_url_base",
         "_user_delegation_key",
+        "_signing_key",
     )
     overwrite_option: ClassVar[str | None] = "overwrite_files"
 
