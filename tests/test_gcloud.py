@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import os
+import pickle
 import socket
 import time
 import urllib.request
@@ -641,3 +642,29 @@ class TestTransferCommands:
             assert "copied 1" in out and "skipped 2" in out
             run("storage_verify", "src", "gcs")
         assert blobs(remote) == ["a.txt", "docs/b.txt", "ü/名前.bin"]
+
+
+class TestExtras:
+    def test_list_stored_copy_move_and_delete_many(self, options):
+        storage = make(options, location="loc")
+        storage.save("a.txt", ContentFile(b"alpha"))
+        storage.save("d/b.txt", ContentFile(b"bravo"))
+        make(options).save("outside.txt", ContentFile(b"not under loc"))
+        entries = {name: (size, md5) for name, size, _when, md5 in storage.list_stored()}
+        assert entries == {
+            "a.txt": (5, hashlib.md5(b"alpha").hexdigest()),
+            "d/b.txt": (5, hashlib.md5(b"bravo").hexdigest()),
+        }
+        assert storage.copy("a.txt", "c/copy.txt") == "c/copy.txt"
+        assert storage.move("d/b.txt", "d/moved.txt") == "d/moved.txt"
+        assert storage.open("c/copy.txt").read() == b"alpha"
+        assert not storage.exists("d/b.txt") and storage.exists("d")
+        storage.delete_many(["a.txt", "c/copy.txt", "never-there.txt"])
+        assert blobs(storage) == ["loc/d/moved.txt", "outside.txt"]
+
+    def test_pickles_with_a_service_account_key(self, options, service_account_info):
+        storage = make(options, credentials=key_info(service_account_info), querystring_auth=True)
+        url = storage.url("x.txt")
+        revived = pickle.loads(pickle.dumps(storage))
+        assert "_client" not in revived.__dict__ and "_credentials" not in revived.__dict__
+        assert urlsplit(revived.url("x.txt")).path == urlsplit(url).path
