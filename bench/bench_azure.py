@@ -179,6 +179,8 @@ def main(argv: list[str] | None = None) -> None:
                     ):
                         figures = measure(python, "bench_azure", workload, **reach, **extra)
                         results.setdefault((workload, contender), []).append(figures)
+                    # Azurite keeps blobs in memory: leave it as empty as it was.
+                    server.service_client().delete_container(reach["container"])
     finally:
         server.stop()
     print(f"{'workload':12} {'contender':24} {'seconds':>9} {'extra RSS MiB':>14} {'requests':>9}")

@@ -35,8 +35,10 @@ if TYPE_CHECKING:
 MIB = 1024 * 1024
 #: Files up to this size go in one Put Blob; larger ones as staged blocks.
 SINGLE_PUT_SIZE = 8 * MIB
-#: The size of a staged block (and of one ranged download chunk).
+#: The size of a staged block.
 BLOCK_SIZE = 4 * MIB
+#: The size of one ranged download (fewer, larger requests read faster).
+READ_CHUNK_SIZE = 8 * MIB
 
 
 def open_reader(
@@ -168,6 +170,7 @@ def upload_stream(
 
 __all__ = [
     "BLOCK_SIZE",
+    "READ_CHUNK_SIZE",
     "SINGLE_PUT_SIZE",
     "AzureReadFile",
     "AzureStorageFile",

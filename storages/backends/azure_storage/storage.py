@@ -38,6 +38,7 @@ from django.utils.deconstruct import deconstructible
 from storages.backends.azure_storage.errors import AzureNameTaken, AzureStorageError, azure_errors
 from storages.backends.azure_storage.files import (
     BLOCK_SIZE,
+    READ_CHUNK_SIZE,
     SINGLE_PUT_SIZE,
     AzureStorageFile,
     open_reader,
@@ -58,8 +59,8 @@ _client_lock = threading.Lock()
 _pending = threading.local()
 #: The client options we set unless AZURE_CLIENT_OPTIONS sets them (bounded memory).
 CLIENT_DEFAULTS = {
-    "max_single_get_size": BLOCK_SIZE,
-    "max_chunk_get_size": BLOCK_SIZE,
+    "max_single_get_size": READ_CHUNK_SIZE,
+    "max_chunk_get_size": READ_CHUNK_SIZE,
     "max_single_put_size": SINGLE_PUT_SIZE,
     "max_block_size": BLOCK_SIZE,
 }
