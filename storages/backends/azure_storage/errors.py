@@ -97,7 +97,7 @@ def azure_errors(
     ``where`` names the store (account and container) for messages, ``action``
     the operation ("save", "read", ...).
     """
-    from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+    from azure.core.exceptions import AzureError, ResourceNotFoundError
 
     try:
         yield
@@ -110,13 +110,9 @@ def azure_errors(
         head, line, status = describe(exc)
         code = error_code(exc)
         message = scrub(f"Could not {action} {blob!r} in {where}: {head}: {line}", secrets)
-        cls = (
-            AzureNameTaken
-            if isinstance(exc, ResourceExistsError) or code in TAKEN_CODES
-            else AzureStorageError
-        )
-        if cls is AzureNameTaken and code not in TAKEN_CODES:
-            cls = AzureStorageError  # a 409 of another kind (a lease, a container being deleted)
+        # Only an upload's refused create means "the name is taken" (a 412 of a read
+        # pinned to an ETag means the blob changed; a 409 may be a lease).
+        cls = AzureNameTaken if action == "save" and code in TAKEN_CODES else AzureStorageError
         raise cls(message, container=container, blob=blob, code=code, status=status) from exc
 
 
