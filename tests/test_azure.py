@@ -638,3 +638,23 @@ def test_system_check_reports_a_missing_container():
     ):
         messages = [m for m in run_checks() if m.id == "storages.E002"]
     assert len(messages) == 1 and "AZURE_CONTAINER" in messages[0].msg
+
+
+def test_account_name_and_key_build_the_public_endpoint_without_a_request():
+    # Built as text only: nothing here is ever sent (loopback_only would refuse it).
+    storage = AzureStorage(account_name="acct", account_key=ACCOUNT_KEY, azure_container="c")
+    assert storage.url("a b.txt") == "https://acct.blob.core.windows.net/c/a%20b.txt"
+    assert storage.client.url == "https://acct.blob.core.windows.net/c"
+    signed = storage.url("a.txt", expire=60)
+    assert signed.startswith("https://acct.blob.core.windows.net/c/a.txt?se=")
+    assert "sp=r" in signed and "sr=b" in signed and "sig=" in signed
+    other = AzureStorage(
+        account_name="acct",
+        account_key=ACCOUNT_KEY,
+        azure_container="c",
+        azure_ssl=False,
+        endpoint_suffix="core.chinacloudapi.cn",
+        location="m",
+    )
+    assert other.url("x.txt") == "http://acct.blob.core.chinacloudapi.cn/c/m/x.txt"
+    assert "sp=w" in other.url("up.bin", expire=60, mode="w")
