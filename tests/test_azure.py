@@ -28,8 +28,14 @@ from storages.backends.azure_storage import (
 )
 from tests.concurrency import run_in_threads
 from tests.contract import ROOT_NAMES, UNSAFE_NAMES, URL_ATTACKS
-from tests.scenarios import CommonScenarios, NamedSettingsContract, SecretsScenario
-from tests.servers.azure import ACCOUNT_KEY
+from tests.scenarios import (
+    CommonScenarios,
+    NamedSettingsContract,
+    OwnServer,
+    SecretsScenario,
+    ServerLossScenario,
+)
+from tests.servers.azure import ACCOUNT_KEY, start_azurite
 
 #: Small blocks, so a few hundred KiB go up as staged blocks and come down in chunks.
 SMALL_BLOCKS = {
@@ -658,3 +664,30 @@ def test_account_name_and_key_build_the_public_endpoint_without_a_request():
     )
     assert other.url("x.txt") == "http://acct.blob.core.chinacloudapi.cn/c/m/x.txt"
     assert "sp=w" in other.url("up.bin", expire=60, mode="w")
+
+
+class TestServerLoss(ServerLossScenario):
+    # Blocks of 64 KiB: the crash comes while the content is being read, the upload
+    # then meets a dead server; the SDK's retries are cut short to keep this fast.
+    upload_error = AzureStorageError
+
+    @pytest.fixture
+    def own_server(self, tmp_path):
+        server = start_azurite(location=str(tmp_path / "azurite"))
+        container = server.create_container()
+        options = {
+            "connection_string": server.connection_string(),
+            "azure_container": container,
+            "client_options": {
+                **SMALL_BLOCKS,
+                "retry_total": 1,
+                "initial_backoff": 0.1,
+                "increment_base": 1,
+                "random_jitter_range": 0.1,
+                "connection_timeout": 2,
+            },
+        }
+        # SIGTERM: Azurite keeps its metadata in a database it saves at intervals
+        # and on shutdown; a SIGKILL would lose the container itself.
+        yield OwnServer(server.process, lambda: AzureStorage(**options), crash=server.process.stop)
+        server.stop()

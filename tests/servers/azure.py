@@ -80,12 +80,13 @@ class AzuriteServer:
         self.process.stop()
 
 
-def start_azurite(*, timeout: float = 60.0) -> AzuriteServer:
+def start_azurite(*, location: str | None = None, timeout: float = 60.0) -> AzuriteServer:
+    """Azurite on a free port: in memory, or on disk under ``location`` (kept over restarts)."""
     port = free_port()
     command = [
         azurite_program(),
         *("--blobHost", LOOPBACK, "--blobPort", str(port)),
-        "--inMemoryPersistence",
+        *(("--location", str(location)) if location else ("--inMemoryPersistence",)),
         "--disableTelemetry",
         "--skipApiVersionCheck",
         "--loose",
