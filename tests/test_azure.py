@@ -691,3 +691,32 @@ class TestServerLoss(ServerLossScenario):
         # and on shutdown; a SIGKILL would lose the container itself.
         yield OwnServer(server.process, lambda: AzureStorage(**options), crash=server.process.stop)
         server.stop()
+
+
+def test_storage_copy_and_sync_between_local_disk_and_azure(tmp_path, options):
+    from django.core.management import call_command
+
+    source = tmp_path / "src"
+    for name in ("a.txt", "d/b.txt", "d/e/c.bin"):
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_bytes(name.encode() * 100)
+    with override_settings(
+        STORAGES={
+            "default": {
+                "BACKEND": "storages.backends.azure_storage.AzureStorage",
+                "OPTIONS": options,
+            },
+            "local": {
+                "BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": str(source)},
+            },
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
+    ):
+        call_command("storage_copy", "local", "default", stdout=io.StringIO())
+        azure = storages["default"]
+        assert blob_names(azure) == ["a.txt", "d/b.txt", "d/e/c.bin"]
+        assert azure.open("d/e/c.bin").read() == b"d/e/c.bin" * 100
+        (source / "a.txt").unlink()
+        call_command("storage_sync", "local", "default", "--delete", stdout=io.StringIO())
+        assert blob_names(azure) == ["d/b.txt", "d/e/c.bin"]
