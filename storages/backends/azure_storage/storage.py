@@ -140,12 +140,6 @@ class AzureStorage(AzureUrls, BaseStorage):
     def _client_kwargs(self) -> dict[str, Any]:
         options = {**CLIENT_DEFAULTS, **self.client_options}
         if self.api_version:
-            warnings.warn(
-                "AZURE_API_VERSION (api_version) is deprecated, as in django-storages: "
-                "give {'api_version': ...} in AZURE_CLIENT_OPTIONS instead.",
-                DeprecationWarning,
-                stacklevel=3,
-            )
             options["api_version"] = self.api_version
         return options
 
@@ -155,6 +149,13 @@ class AzureStorage(AzureUrls, BaseStorage):
             raise ImproperlyConfigured(
                 f"{type(self).__name__} needs a container: set AZURE_CONTAINER "
                 "(or OPTIONS['azure_container'])."
+            )
+        if self.api_version:
+            warnings.warn(
+                "AZURE_API_VERSION (api_version) is deprecated, as in django-storages: "
+                "give {'api_version': ...} in AZURE_CLIENT_OPTIONS instead.",
+                DeprecationWarning,
+                stacklevel=4,
             )
         if self.connection_string:
             return blob.BlobServiceClient.from_connection_string(
