@@ -1,8 +1,11 @@
 """S3: our backend against raw boto3 and django-storages 1.14.6, on one SeaweedFS.
 
-Run: ``.venv/bin/python -m bench.bench_s3 [--small N] [--mib N] [--urls N] [--rounds R]``
-(the issue's full sizes: ``--small 2000 --mib 1024``). Starts SeaweedFS on
-127.0.0.1 like the tests and writes docs/benchmarks/s3.rst.
+Run: ``.venv/bin/python -m bench.bench_s3 [--small N] [--mib N] [--urls N] [--rounds R]
+[--workloads small,same-name,big,url]`` (the issue's full sizes: ``--small 2000 --mib
+1024``; the defaults are issue 16's same-name and big-save workloads: 300 saves of one
+name, 128 MiB). Starts SeaweedFS on 127.0.0.1 like the tests and writes
+docs/benchmarks/s3.rst. django-storages runs in ``bench/.venv-django-storages``
+(see ``_venv_recipe``; never in the project's ``.venv``).
 
 Every workload runs in a fresh process (so peak RSS is its own); contenders
 alternate within each round, the order rotating per round; the table shows
@@ -183,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--small", type=int, default=300, help="small saves per run (full: 2000)")
     parser.add_argument("--mib", type=int, default=128, help="size of the big file (full: 1024)")
     parser.add_argument("--urls", type=int, default=5000, help="url() calls per run")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (more on a noisy machine)")
     parser.add_argument(
         "--workloads",
         default="",
@@ -194,7 +197,16 @@ def main(argv: list[str] | None = None) -> None:
 
     import boto3
 
-    from bench.common import measure, start_bench_seaweedfs, write_results_page
+    from bench.common import (
+        DJANGO_STORAGES_PYTHON,
+        measure,
+        start_bench_seaweedfs,
+        write_results_page,
+    )
+
+    if not DJANGO_STORAGES_PYTHON.exists():
+        missing = f"No {DJANGO_STORAGES_PYTHON}: django-storages' virtualenv is {_venv_recipe()}."
+        parser.exit(1, missing + "\n")
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-s3-"))
     big_path = workdir / "big.bin"
@@ -346,15 +358,27 @@ def _report(results: dict, args: argparse.Namespace) -> str:
         "256 KiB chunks. "
         "``storages`` is this project (``storages, direct uploads off``: the same with "
         "``AWS_S3_DIRECT_UPLOADS = False``); django-storages 1.14.6 runs in its own virtualenv "
-        "with the same boto3. Extra peak RSS is the process's peak minus its RSS "
-        "after imports and set-up. Requests are those sent on botocore's HTTP "
-        "sessions (botocore's and storages' direct uploads alike).\n\n"
+        f"with the same boto3 and Django ({_venv_recipe()}). Extra peak RSS is the "
+        "process's peak minus its RSS after imports and set-up. Requests are those sent "
+        "on botocore's HTTP sessions (botocore's and storages' direct uploads alike).\n\n"
         + _noise(args)
         + table
         + "\n"
         + ratios
         + "\n"
         + BIG_SAVE_NOTES
+    )
+
+
+def _venv_recipe() -> str:
+    """How django-storages' virtualenv is made (it also imports as ``storages``)."""
+    import boto3
+    import django
+
+    return (
+        "made with ``python3.11 -m venv bench/.venv-django-storages`` and "
+        "``bench/.venv-django-storages/bin/pip install django-storages==1.14.6 "
+        f"boto3=={boto3.__version__} Django=={django.__version__}``"
     )
 
 

@@ -12,6 +12,7 @@ import boto3
 import pytest
 from django.core.files import File
 from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import TemporaryUploadedFile
 
 from storages.backends.s3 import S3Storage
 from storages.backends.s3 import transfer as s3_transfer
@@ -53,6 +54,19 @@ def test_file_on_disk_is_sent_from_the_disk(seaweed_options, tmp_path, payload):
     assert operations.count("UploadPart") == 3
     assert all(isinstance(body, s3_transfer.FilePart) for body in bodies) and len(bodies) == 3
     assert storage.open(name).read() == payload
+
+
+def test_uploaded_file_on_disk_is_sent_from_the_disk(seaweed_options, payload):
+    upload = TemporaryUploadedFile("photo.jpg", "image/jpeg", len(payload), None)
+    upload.write(payload)
+    upload.seek(0)
+    storage = small_parts(seaweed_options)
+    bodies, watching = part_bodies(storage)
+    with watching:
+        name = storage.save("upload.jpg", upload)
+    assert all(isinstance(body, s3_transfer.FilePart) for body in bodies) and len(bodies) == 3
+    assert storage.open(name).read() == payload
+    upload.close()
 
 
 def test_file_on_disk_from_its_current_position_and_a_taken_name(seaweed_options, tmp_path):

@@ -221,6 +221,10 @@ class BufferPool:
         self._free.put(buffer)
 
 
+#: What ``tempfile.NamedTemporaryFile`` returns: a wrapper passing everything to ``.file``.
+_TEMPORARY_FILE_WRAPPER = getattr(tempfile, "_TemporaryFileWrapper", None)
+
+
 def _plain_io(stream: Any) -> io.IOBase | None:
     """The io object under ``stream`` if every wrapper passes reads through unchanged.
 
@@ -231,6 +235,8 @@ def _plain_io(stream: Any) -> io.IOBase | None:
         kind = type(stream)
         if kind.read is not FileProxyMixin.read or kind.readinto is not FileProxyMixin.readinto:
             return None
+        stream = stream.file
+    if type(stream) is _TEMPORARY_FILE_WRAPPER:  # NamedTemporaryFile (TemporaryUploadedFile's)
         stream = stream.file
     return stream if isinstance(stream, io.IOBase) else None
 
