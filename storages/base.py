@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import copy
 import inspect
+import pathlib
+import posixpath
 from typing import Any, ClassVar
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.storage import Storage
 from django.core.files.utils import validate_file_name
 from django.core.signals import setting_changed
@@ -92,6 +94,29 @@ class BaseStorage(Storage):
             validate_file_name(name, allow_relative_path=True)
             return name_as_given(name, max_length)
         return super().get_available_name(name, max_length=max_length)
+
+    def _next_candidate(self, name: str, max_length: int | None) -> tuple[str, str]:
+        """``(base, candidate)``: the next name to try for ``name``, as Django picks it.
+
+        ``get_alternative_name`` of the name's root, the root cut so the
+        candidate fits ``max_length``; ``base`` is the (cut) name later
+        candidates are made from. No request: for stores with a create-only
+        upload, which is the existence check.
+        """
+        directory, file_name = posixpath.split(name)
+        extension = "".join(pathlib.PurePosixPath(file_name).suffixes)
+        root = file_name.removesuffix(extension)
+        candidate = posixpath.join(directory, self.get_alternative_name(root, extension))
+        excess = len(candidate) - max_length if max_length is not None else 0
+        if excess > 0:
+            root = root[:-excess]
+            if not root:
+                raise SuspiciousFileOperation(
+                    f"Storage can not find an available filename for {name!r}. Please make "
+                    "sure that the corresponding file field allows sufficient max_length."
+                )
+            candidate = posixpath.join(directory, self.get_alternative_name(root, extension))
+        return posixpath.join(directory, root + extension), candidate
 
     def replaced_name(self, name: str) -> str:
         """The name a replacing save stores ``name`` under (a store may normalise it)."""

@@ -19,8 +19,6 @@ from __future__ import annotations
 import datetime
 import mimetypes
 import os
-import pathlib
-import posixpath
 import random
 import threading
 import time
@@ -30,7 +28,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.staticfiles.storage import ManifestFilesMixin
-from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.utils import validate_file_name
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
@@ -299,7 +297,7 @@ class AzureStorage(AzureUrls, BaseStorage):
                     self._upload(name, source.stream, overwrite=overwrite, content=content)
                 except AzureNameTaken:
                     # Keep that file; the next create-only upload checks the next name.
-                    taken, name = self._candidate(taken, getattr(_pending, "max_length", None))
+                    taken, name = self._next_candidate(taken, getattr(_pending, "max_length", None))
                     continue
                 return name
 
@@ -313,25 +311,8 @@ class AzureStorage(AzureUrls, BaseStorage):
         validate_file_name(os.path.basename(name))
         name = clean_name(name)
         if max_length is not None and len(name) > max_length:
-            return self._candidate(name, max_length)[1]
+            return self._next_candidate(name, max_length)[1]
         return name
-
-    def _candidate(self, name: str, max_length: int | None) -> tuple[str, str]:
-        """``(base, candidate)``: the next name to try for ``name``, as Django picks it."""
-        directory, file_name = posixpath.split(name)
-        extension = "".join(pathlib.PurePosixPath(file_name).suffixes)
-        root = file_name.removesuffix(extension)
-        candidate = posixpath.join(directory, self.get_alternative_name(root, extension))
-        excess = len(candidate) - max_length if max_length is not None else 0
-        if excess > 0:
-            root = root[:-excess]
-            if not root:
-                raise SuspiciousFileOperation(
-                    f"Storage can not find an available filename for {name!r}. Please make "
-                    "sure that the corresponding file field allows sufficient max_length."
-                )
-            candidate = posixpath.join(directory, self.get_alternative_name(root, extension))
-        return posixpath.join(directory, root + extension), candidate
 
     def delete(self, name: str) -> None:
         blob = self._blob(name)

@@ -22,8 +22,6 @@ import copy
 import datetime
 import mimetypes
 import os
-import pathlib
-import posixpath
 import threading
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
@@ -375,7 +373,7 @@ class S3Storage(S3Urls, BaseStorage):
             except S3PreconditionFailed:
                 # The name is taken: keep that file and try a new candidate at once
                 # (the next conditional create is the existence check).
-                taken, name = self._candidate(taken, getattr(_pending, "max_length", None))
+                taken, name = self._next_candidate(taken, getattr(_pending, "max_length", None))
                 continue
             return name
 
@@ -400,30 +398,8 @@ class S3Storage(S3Urls, BaseStorage):
             # No existence check: the conditional create in _save detects a taken name.
             validate_file_name(os.path.basename(name))
             name = clean_name(name)
-            return self._candidate(name, max_length)[1] if too_long else name
+            return self._next_candidate(name, max_length)[1] if too_long else name
         return super().get_available_name(name, max_length)
-
-    def _candidate(self, name: str, max_length: int | None) -> tuple[str, str]:
-        """``(base, candidate)``: the next name to try for ``name``, as Django picks it.
-
-        ``get_alternative_name`` of the name's root, the root cut so the
-        candidate fits ``max_length``; ``base`` is the (cut) name later
-        candidates are made from. No request: the conditional create checks it.
-        """
-        directory, file_name = posixpath.split(name)
-        extension = "".join(pathlib.PurePosixPath(file_name).suffixes)
-        root = file_name.removesuffix(extension)
-        candidate = posixpath.join(directory, self.get_alternative_name(root, extension))
-        excess = len(candidate) - max_length if max_length is not None else 0
-        if excess > 0:
-            root = root[:-excess]
-            if not root:
-                raise SuspiciousFileOperation(
-                    f"Storage can not find an available filename for {name!r}. Please make "
-                    "sure that the corresponding file field allows sufficient max_length."
-                )
-            candidate = posixpath.join(directory, self.get_alternative_name(root, extension))
-        return posixpath.join(directory, root + extension), candidate
 
     def delete(self, name: str) -> None:
         key = self._key(name)
