@@ -6,6 +6,7 @@ import datetime
 import hashlib
 import io
 import logging
+import os
 import pickle
 import socket
 import threading
@@ -251,6 +252,63 @@ def test_failed_staged_upload_leaves_nothing_and_keeps_the_old_file(options):
     assert storage.open("big.bin").read() == b"old"
     assert not storage.exists("new.bin") and not storage.exists("w.bin")
     assert blob_names(storage) == ["big.bin"]  # staged blocks are not a blob
+
+
+def test_file_on_disk_is_sent_from_the_disk_with_its_md5(options, tmp_path, monkeypatch):
+    from django.core.files import File
+
+    from storages.backends.azure_storage import files as azure_files
+
+    requests = Requests()
+    storage = make(options, client_options={**SMALL_BLOCKS, "raw_request_hook": requests})
+    path = tmp_path / "big.bin"
+    payload = os.urandom(64 * 1024 * 7 + 123)  # 7 whole blocks and a short one
+    path.write_bytes(payload)
+    with open(path, "rb") as handle:
+        assert azure_files._file_on_disk(File(handle)) == (handle.fileno(), 0)
+        staged = []
+        real = azure_files._stage_from_disk
+        monkeypatch.setattr(
+            azure_files, "_stage_from_disk", lambda *a: staged.append(a[1:3]) or real(*a)
+        )
+        name = storage.save("disk.bin", File(handle, name="disk.bin"))
+        assert staged == [(handle.fileno(), 0)]  # read from the disk by offset
+    puts = [url for method, url, _headers in requests if method == "PUT"]
+    assert sum("comp=block&" in url for url in puts) == 8
+    assert sum("comp=blocklist" in url for url in puts) == 1
+    assert storage.open(name).read() == payload
+    entry = {n: (size, md5) for n, size, _m, md5 in storage.list_stored()}
+    assert entry[name] == (len(payload), hashlib.md5(payload).hexdigest())
+    # Not from the disk: text mode, a File with a read of its own, memory.
+    with open(path) as text:
+        assert azure_files._file_on_disk(text) is None
+    assert azure_files._file_on_disk(io.BytesIO(payload)) is None
+
+
+def test_failed_upload_from_disk_leaves_nothing(options, tmp_path, monkeypatch):
+    from django.core.files import File
+
+    from storages.backends.azure_storage import files as azure_files
+
+    requests = Requests()
+    storage = make(options, client_options={**SMALL_BLOCKS, "raw_request_hook": requests})
+    path = tmp_path / "big.bin"
+    path.write_bytes(os.urandom(64 * 1024 * 6))
+    real = azure_files._pread_exactly
+    calls = []
+
+    def failing(fd, length, offset):
+        if length == 64 * 1024 and offset >= 3 * 64 * 1024:  # a worker's block read
+            calls.append(offset)
+            raise OSError("the disk went away")
+        return real(fd, length, offset)
+
+    monkeypatch.setattr(azure_files, "_pread_exactly", failing)
+    with open(path, "rb") as handle, pytest.raises(OSError, match="the disk went away"):
+        storage.save("disk.bin", File(handle, name="disk.bin"))
+    assert calls
+    assert not any("comp=blocklist" in url for _method, url, _headers in requests)
+    assert blob_names(storage) == []
 
 
 def test_open_modes(options):

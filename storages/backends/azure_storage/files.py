@@ -13,6 +13,10 @@ blob, and the service discards them). A create-only upload
 (``If-None-Match: *``) finds a taken name with ``BlobAlreadyExists``.
 The MD5 of the content is computed on the way and stored as ``Content-MD5``
 (collectstatic compares it), which Azure only computes itself for ``Put Blob``.
+A big file on disk is sent from the disk: each worker reads its own block with
+``os.pread`` when it starts, while the MD5 is computed from the same file in
+small reads at the same time, so nothing waits for the hash and no more than
+``upload_max_conn`` blocks are ever in memory.
 """
 
 from __future__ import annotations
@@ -21,11 +25,16 @@ import base64
 import concurrent.futures
 import hashlib
 import io
+import os
+import stat
+import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 from django.core.files.base import File
+from django.core.files.utils import FileProxyMixin
 
 from storages.files import ChunkReader, ReadFile, SpooledWriteFile, is_write_mode
 
@@ -37,6 +46,9 @@ MIB = 1024 * 1024
 SINGLE_PUT_SIZE = 8 * MIB
 #: The size of a staged block.
 BLOCK_SIZE = 4 * MIB
+#: The size of one read of a file on disk for its MD5 (not held: hashed and dropped).
+HASH_PIECE = 1 * MIB
+_TEMPORARY_FILE_WRAPPER = getattr(tempfile, "_TemporaryFileWrapper", None)
 #: The size of one ranged download (fewer, larger requests read faster).
 READ_CHUNK_SIZE = 8 * MIB
 
@@ -120,6 +132,7 @@ def upload_stream(
     """Store ``size`` bytes of ``stream`` (at its start) as the blob; see the module doc."""
     from azure.core import MatchConditions
 
+    concurrency = max(1, int(concurrency or 1))
     conditions: dict[str, Any] = {} if overwrite else {"match_condition": MatchConditions.IfMissing}
     if size <= single_put_size:
         data = stream.read(size) if size else b""
@@ -136,8 +149,130 @@ def upload_stream(
         return
     digest = hashlib.md5(usedforsecurity=False)
     prefix = uuid.uuid4().hex  # blocks of concurrent uploads to one name never mix
+    on_disk = _file_on_disk(stream)
+    if on_disk is not None:
+        ids = _stage_from_disk(
+            blob_client, *on_disk, size, digest, prefix, block_size, concurrency, timeout
+        )
+    else:
+        ids = _stage_from_stream(
+            blob_client, stream, digest, prefix, block_size, concurrency, timeout
+        )
+    if content_settings is not None and not content_settings.content_md5:
+        content_settings.content_md5 = bytearray(digest.digest())
+    blob_client.commit_block_list(
+        ids, content_settings=content_settings, metadata=metadata, timeout=timeout, **conditions
+    )
+
+
+def _plain_io(stream: Any) -> io.IOBase | None:
+    """The io object under ``stream`` if every wrapper passes reads through unchanged."""
+    while isinstance(stream, FileProxyMixin):
+        kind = type(stream)
+        if kind.read is not FileProxyMixin.read or kind.readinto is not FileProxyMixin.readinto:
+            return None  # a File with a read of its own is read through it
+        stream = stream.file
+    if type(stream) is _TEMPORARY_FILE_WRAPPER:  # NamedTemporaryFile
+        stream = stream.file
+    return stream if isinstance(stream, io.IOBase) else None
+
+
+def _file_on_disk(stream: Any) -> tuple[int, int] | None:
+    """``(fd, offset)`` of ``stream``'s position if it is a regular binary file on disk."""
+    stream = _plain_io(stream)
+    if stream is None:
+        return None
+    if isinstance(stream, tempfile.SpooledTemporaryFile) and not getattr(stream, "_rolled", True):
+        return None  # still in memory
+    try:
+        if not isinstance(stream.read(0), bytes):  # text mode: the bytes on disk may differ
+            return None
+        fd = stream.fileno()
+        status = os.fstat(fd)
+        offset = stream.tell()
+        os.pread(fd, 0, 0)  # opened for writing only: refused
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
+    if not stat.S_ISREG(status.st_mode) or offset > status.st_size:
+        return None
+    return fd, offset
+
+
+def _pread_exactly(fd: int, length: int, offset: int) -> bytes:
+    data = os.pread(fd, length, offset)
+    if len(data) == length:
+        return data
+    pieces = [data]
+    done = len(data)
+    while done < length:
+        piece = os.pread(fd, length - done, offset + done)
+        if not piece:
+            raise OSError(f"the file being uploaded shrank below {offset + done} bytes")
+        pieces.append(piece)
+        done += len(piece)
+    return b"".join(pieces)
+
+
+def _stage_from_disk(
+    blob_client: Any,
+    fd: int,
+    offset: int,
+    size: int,
+    digest: Any,
+    prefix: str,
+    block_size: int,
+    concurrency: int,
+    timeout: Any,
+) -> list[str]:
+    """Stage ``size`` bytes of the file ``fd`` from ``offset``; the workers read their blocks.
+
+    Each worker reads its own block from the disk when it starts (so at most
+    ``concurrency`` blocks are in memory) while this thread computes the MD5 in
+    small reads of the same file, at the same time as the blocks go out.
+    """
+    starts = range(0, size, block_size)
+    ids = [_block_id(prefix, index) for index in range(len(starts))]
+    failed = threading.Event()
+
+    def stage(block_id: str, start: int) -> None:
+        if failed.is_set():
+            return
+        try:
+            data = _pread_exactly(fd, min(block_size, size - start), offset + start)
+            blob_client.stage_block(block_id, data, length=len(data), timeout=timeout)
+        except BaseException:
+            failed.set()
+            raise
+
+    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+        pairs = zip(ids, starts, strict=True)
+        futures = [pool.submit(stage, block_id, start) for block_id, start in pairs]
+        try:
+            for start in range(0, size, HASH_PIECE):
+                if failed.is_set():
+                    break
+                digest.update(_pread_exactly(fd, min(HASH_PIECE, size - start), offset + start))
+            for future in futures:
+                future.result()
+        except BaseException:
+            failed.set()
+            for future in futures:
+                future.cancel()
+            raise
+    return ids
+
+
+def _stage_from_stream(
+    blob_client: Any,
+    stream: IO[bytes],
+    digest: Any,
+    prefix: str,
+    block_size: int,
+    concurrency: int,
+    timeout: Any,
+) -> list[str]:
+    """Stage what ``stream`` yields, block by block, ``concurrency`` blocks in flight."""
     ids: list[str] = []
-    concurrency = max(1, int(concurrency or 1))
     with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
         running: set[concurrent.futures.Future[Any]] = set()
         try:
@@ -145,6 +280,8 @@ def upload_stream(
                 block = stream.read(block_size)
                 if not block:
                     break
+                if isinstance(block, str):
+                    block = block.encode()
                 digest.update(block)
                 block_id = _block_id(prefix, len(ids))
                 ids.append(block_id)
@@ -161,11 +298,7 @@ def upload_stream(
             for future in running:
                 future.cancel()
             raise
-    if content_settings is not None and not content_settings.content_md5:
-        content_settings.content_md5 = bytearray(digest.digest())
-    blob_client.commit_block_list(
-        ids, content_settings=content_settings, metadata=metadata, timeout=timeout, **conditions
-    )
+    return ids
 
 
 __all__ = [
