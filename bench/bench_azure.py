@@ -486,7 +486,7 @@ def report(results: dict, args: argparse.Namespace, files: int, load: list[float
         f"{', '.join(f'{x:.2f}' for x in load[1:])} after each round (the benchmark itself and "
         "Azurite load it too). The min-max column shows the spread between rounds.\n\n"
         + table
-        + "\n.. image:: azure.png\n   :alt: azure results\n\n"
+        + "\n"
         + "Ratios (higher is better for storages):\n\n"
         + "\n".join(ratios)
         + "\n"
