@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterable
 from typing import IO, Any
 
 from django.core.files.base import File
+from django.core.files.utils import FileProxyMixin
 
 from storages.utils import DEFAULT_CHUNK_SIZE, content_chunks
 
@@ -408,3 +410,66 @@ __all__ = [
     "refuse_partial_update",
     "require_read_or_write_mode",
 ]
+
+
+# --- content that is a file on disk ------------------------------------------------
+
+#: What ``tempfile.NamedTemporaryFile`` returns: a wrapper passing everything to ``.file``.
+_TEMPORARY_FILE_WRAPPER = getattr(tempfile, "_TemporaryFileWrapper", None)
+
+
+def plain_io(stream: Any) -> io.IOBase | None:
+    """The io object under ``stream`` if every wrapper passes reads through unchanged.
+
+    A ``File`` subclass with a ``read`` of its own (decrypting, counting,
+    failing on purpose) is read through that ``read``, never around it.
+    """
+    while isinstance(stream, FileProxyMixin):
+        kind = type(stream)
+        if kind.read is not FileProxyMixin.read or kind.readinto is not FileProxyMixin.readinto:
+            return None
+        stream = stream.file
+    if type(stream) is _TEMPORARY_FILE_WRAPPER:  # NamedTemporaryFile (TemporaryUploadedFile's)
+        stream = stream.file
+    return stream if isinstance(stream, io.IOBase) else None
+
+
+def file_on_disk(stream: Any) -> tuple[int, int, int] | None:
+    """``(fd, offset, size)`` of the rest of ``stream`` if it is a regular binary file.
+
+    Uploads send such content from the disk with ``os.pread`` (no part held in
+    memory, no shared file position) instead of reading it through ``stream``.
+    """
+    stream = plain_io(stream)
+    if stream is None:
+        return None
+    if isinstance(stream, tempfile.SpooledTemporaryFile) and not getattr(stream, "_rolled", True):
+        return None  # still in memory: fileno() would write it to disk first
+    try:
+        if not isinstance(stream.read(0), bytes):  # text mode: the bytes on disk may differ
+            return None
+        fd = stream.fileno()
+        status = os.fstat(fd)
+        offset = stream.tell()
+        os.pread(fd, 0, 0)  # opened for writing only: refused
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
+    if not stat.S_ISREG(status.st_mode) or offset > status.st_size:
+        return None
+    return fd, offset, status.st_size - offset
+
+
+def pread_exactly(fd: int, length: int, offset: int) -> bytes:
+    """``length`` bytes of ``fd`` at ``offset``; an ``OSError`` if the file shrank."""
+    data = os.pread(fd, length, offset)
+    if len(data) == length:
+        return data
+    pieces = [data]
+    done = len(data)
+    while done < length:
+        piece = os.pread(fd, length - done, offset + done)
+        if not piece:
+            raise OSError(f"the file being uploaded shrank below {offset + done} bytes")
+        pieces.append(piece)
+        done += len(piece)
+    return b"".join(pieces)

@@ -258,6 +258,7 @@ def test_file_on_disk_is_sent_from_the_disk_with_its_md5(options, tmp_path, monk
     from django.core.files import File
 
     from storages.backends.azure_storage import files as azure_files
+    from storages.files import file_on_disk
 
     requests = Requests()
     storage = make(options, client_options={**SMALL_BLOCKS, "raw_request_hook": requests})
@@ -265,7 +266,7 @@ def test_file_on_disk_is_sent_from_the_disk_with_its_md5(options, tmp_path, monk
     payload = os.urandom(64 * 1024 * 7 + 123)  # 7 whole blocks and a short one
     path.write_bytes(payload)
     with open(path, "rb") as handle:
-        assert azure_files._file_on_disk(File(handle)) == (handle.fileno(), 0)
+        assert file_on_disk(File(handle)) == (handle.fileno(), 0, len(payload))
         staged = []
         real = azure_files._stage_from_disk
         monkeypatch.setattr(
@@ -281,8 +282,8 @@ def test_file_on_disk_is_sent_from_the_disk_with_its_md5(options, tmp_path, monk
     assert entry[name] == (len(payload), hashlib.md5(payload).hexdigest())
     # Not from the disk: text mode, a File with a read of its own, memory.
     with open(path) as text:
-        assert azure_files._file_on_disk(text) is None
-    assert azure_files._file_on_disk(io.BytesIO(payload)) is None
+        assert file_on_disk(text) is None
+    assert file_on_disk(io.BytesIO(payload)) is None
 
 
 def test_failed_upload_from_disk_leaves_nothing(options, tmp_path, monkeypatch):
@@ -294,7 +295,7 @@ def test_failed_upload_from_disk_leaves_nothing(options, tmp_path, monkeypatch):
     storage = make(options, client_options={**SMALL_BLOCKS, "raw_request_hook": requests})
     path = tmp_path / "big.bin"
     path.write_bytes(os.urandom(64 * 1024 * 6))
-    real = azure_files._pread_exactly
+    real = azure_files.pread_exactly
     calls = []
 
     def failing(fd, length, offset):
@@ -303,7 +304,7 @@ def test_failed_upload_from_disk_leaves_nothing(options, tmp_path, monkeypatch):
             raise OSError("the disk went away")
         return real(fd, length, offset)
 
-    monkeypatch.setattr(azure_files, "_pread_exactly", failing)
+    monkeypatch.setattr(azure_files, "pread_exactly", failing)
     with open(path, "rb") as handle, pytest.raises(OSError, match="the disk went away"):
         storage.save("disk.bin", File(handle, name="disk.bin"))
     assert calls

@@ -25,18 +25,21 @@ import base64
 import concurrent.futures
 import hashlib
 import io
-import os
-import stat
-import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 from django.core.files.base import File
-from django.core.files.utils import FileProxyMixin
 
-from storages.files import ChunkReader, ReadFile, SpooledWriteFile, is_write_mode
+from storages.files import (
+    ChunkReader,
+    ReadFile,
+    SpooledWriteFile,
+    file_on_disk,
+    is_write_mode,
+    pread_exactly,
+)
 
 if TYPE_CHECKING:
     from storages.backends.azure_storage.storage import AzureStorage
@@ -48,7 +51,6 @@ SINGLE_PUT_SIZE = 8 * MIB
 BLOCK_SIZE = 4 * MIB
 #: The size of one read of a file on disk for its MD5 (not held: hashed and dropped).
 HASH_PIECE = 1 * MIB
-_TEMPORARY_FILE_WRAPPER = getattr(tempfile, "_TemporaryFileWrapper", None)
 #: The size of one ranged download (fewer, larger requests read faster).
 READ_CHUNK_SIZE = 8 * MIB
 
@@ -149,10 +151,11 @@ def upload_stream(
         return
     digest = hashlib.md5(usedforsecurity=False)
     prefix = uuid.uuid4().hex  # blocks of concurrent uploads to one name never mix
-    on_disk = _file_on_disk(stream)
+    on_disk = file_on_disk(stream)
     if on_disk is not None:
+        fd, offset, _rest = on_disk
         ids = _stage_from_disk(
-            blob_client, *on_disk, size, digest, prefix, block_size, concurrency, timeout
+            blob_client, fd, offset, size, digest, prefix, block_size, concurrency, timeout
         )
     else:
         ids = _stage_from_stream(
@@ -163,54 +166,6 @@ def upload_stream(
     blob_client.commit_block_list(
         ids, content_settings=content_settings, metadata=metadata, timeout=timeout, **conditions
     )
-
-
-def _plain_io(stream: Any) -> io.IOBase | None:
-    """The io object under ``stream`` if every wrapper passes reads through unchanged."""
-    while isinstance(stream, FileProxyMixin):
-        kind = type(stream)
-        if kind.read is not FileProxyMixin.read or kind.readinto is not FileProxyMixin.readinto:
-            return None  # a File with a read of its own is read through it
-        stream = stream.file
-    if type(stream) is _TEMPORARY_FILE_WRAPPER:  # NamedTemporaryFile
-        stream = stream.file
-    return stream if isinstance(stream, io.IOBase) else None
-
-
-def _file_on_disk(stream: Any) -> tuple[int, int] | None:
-    """``(fd, offset)`` of ``stream``'s position if it is a regular binary file on disk."""
-    stream = _plain_io(stream)
-    if stream is None:
-        return None
-    if isinstance(stream, tempfile.SpooledTemporaryFile) and not getattr(stream, "_rolled", True):
-        return None  # still in memory
-    try:
-        if not isinstance(stream.read(0), bytes):  # text mode: the bytes on disk may differ
-            return None
-        fd = stream.fileno()
-        status = os.fstat(fd)
-        offset = stream.tell()
-        os.pread(fd, 0, 0)  # opened for writing only: refused
-    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
-        return None
-    if not stat.S_ISREG(status.st_mode) or offset > status.st_size:
-        return None
-    return fd, offset
-
-
-def _pread_exactly(fd: int, length: int, offset: int) -> bytes:
-    data = os.pread(fd, length, offset)
-    if len(data) == length:
-        return data
-    pieces = [data]
-    done = len(data)
-    while done < length:
-        piece = os.pread(fd, length - done, offset + done)
-        if not piece:
-            raise OSError(f"the file being uploaded shrank below {offset + done} bytes")
-        pieces.append(piece)
-        done += len(piece)
-    return b"".join(pieces)
 
 
 def _stage_from_disk(
@@ -238,7 +193,7 @@ def _stage_from_disk(
         if failed.is_set():
             return
         try:
-            data = _pread_exactly(fd, min(block_size, size - start), offset + start)
+            data = pread_exactly(fd, min(block_size, size - start), offset + start)
             blob_client.stage_block(block_id, data, length=len(data), timeout=timeout)
         except BaseException:
             failed.set()
@@ -251,7 +206,7 @@ def _stage_from_disk(
             for start in range(0, size, HASH_PIECE):
                 if failed.is_set():
                     break
-                digest.update(_pread_exactly(fd, min(HASH_PIECE, size - start), offset + start))
+                digest.update(pread_exactly(fd, min(HASH_PIECE, size - start), offset + start))
             for future in futures:
                 future.result()
         except BaseException:

@@ -15,15 +15,14 @@ import io
 import logging
 import os
 import queue
-import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from django.core.files import File
-from django.core.files.utils import FileProxyMixin
 
+from storages.files import file_on_disk, plain_io, pread_exactly
 from storages.utils import rewindable
 
 if TYPE_CHECKING:
@@ -91,7 +90,7 @@ def upload(
     other content is read into ``concurrency`` buffers, reused part after part.
     """
     condition = {"IfNoneMatch": "*"} if conditional else {}
-    on_disk = _file_on_disk(stream)
+    on_disk = file_on_disk(stream)
     if on_disk is not None and on_disk[2] >= max(transfer.threshold, 1):
         parts: Iterator[PartBody] = _file_parts(*on_disk, transfer.part_size)
     else:
@@ -173,16 +172,7 @@ class FilePart(PartBody):
         self.fd, self.offset = fd, offset
 
     def _read_at(self, position: int, amount: int) -> bytes:
-        data = os.pread(self.fd, amount, self.offset + position)
-        if len(data) < amount:  # a short read: go on, or fail if the file shrank
-            pieces = [data]
-            while amount > (done := sum(map(len, pieces))):
-                piece = os.pread(self.fd, amount - done, self.offset + position + done)
-                if not piece:
-                    raise OSError(f"the file being uploaded shrank below {self.offset + position}")
-                pieces.append(piece)
-            data = b"".join(pieces)
-        return data
+        return pread_exactly(self.fd, amount, self.offset + position)
 
 
 class BufferPart(PartBody):
@@ -221,47 +211,6 @@ class BufferPool:
         self._free.put(buffer)
 
 
-#: What ``tempfile.NamedTemporaryFile`` returns: a wrapper passing everything to ``.file``.
-_TEMPORARY_FILE_WRAPPER = getattr(tempfile, "_TemporaryFileWrapper", None)
-
-
-def _plain_io(stream: Any) -> io.IOBase | None:
-    """The io object under ``stream`` if every wrapper passes reads through unchanged.
-
-    A ``File`` subclass with a ``read`` of its own (decrypting, counting,
-    failing on purpose) is read through that ``read``, never around it.
-    """
-    while isinstance(stream, FileProxyMixin):
-        kind = type(stream)
-        if kind.read is not FileProxyMixin.read or kind.readinto is not FileProxyMixin.readinto:
-            return None
-        stream = stream.file
-    if type(stream) is _TEMPORARY_FILE_WRAPPER:  # NamedTemporaryFile (TemporaryUploadedFile's)
-        stream = stream.file
-    return stream if isinstance(stream, io.IOBase) else None
-
-
-def _file_on_disk(stream: Any) -> tuple[int, int, int] | None:
-    """``(fd, offset, size)`` of the rest of ``stream`` if it is a regular binary file."""
-    stream = _plain_io(stream)
-    if stream is None:
-        return None
-    if isinstance(stream, tempfile.SpooledTemporaryFile) and not getattr(stream, "_rolled", True):
-        return None  # still in memory: fileno() would write it to disk first
-    try:
-        if not isinstance(stream.read(0), bytes):  # text mode: the bytes on disk may differ
-            return None
-        fd = stream.fileno()
-        status = os.fstat(fd)
-        offset = stream.tell()
-        os.pread(fd, 0, 0)  # opened for writing only: refused
-    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
-        return None
-    if not stat.S_ISREG(status.st_mode) or offset > status.st_size:
-        return None
-    return fd, offset, status.st_size - offset
-
-
 def _file_parts(fd: int, offset: int, size: int, part_size: int) -> Iterator[PartBody]:
     for start in range(0, size, part_size):
         yield FilePart(fd, offset + start, min(part_size, size - start))
@@ -291,7 +240,7 @@ def _buffered_parts(first: bytes, stream: IO[bytes], pool: BufferPool) -> Iterat
 
 
 def _read_into(stream: Any, view: memoryview) -> int:
-    plain = _plain_io(stream)
+    plain = plain_io(stream)
     readinto = getattr(plain, "readinto", None)
     if readinto is not None:
         try:
