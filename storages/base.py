@@ -26,6 +26,7 @@ from django.core.files.utils import validate_file_name
 from django.core.signals import setting_changed
 from django.utils.deconstruct import deconstructible
 
+from storages.aio.mixin import AsyncStorageMixin
 from storages.utils import name_as_given, setting
 
 SettingSpec = tuple[str | None, Any]
@@ -64,8 +65,11 @@ def unknown_options(storage_cls: type, options: dict[str, Any], known: dict[str,
 
 
 @deconstructible
-class BaseStorage(Storage):
-    """A Storage whose attributes come from options, then settings, then defaults."""
+class BaseStorage(AsyncStorageMixin, Storage):
+    """A Storage whose attributes come from options, then settings, then defaults.
+
+    Its async twins (``asave``, ``aopen``, ...) come from ``AsyncStorageMixin``.
+    """
 
     #: Options whose values are secrets: masked in ``repr`` and never logged.
     secret_options: ClassVar[tuple[str, ...]] = ()

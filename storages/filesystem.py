@@ -21,6 +21,7 @@ from django.core.files import File
 from django.core.files.storage import FileSystemStorage
 from django.utils.deconstruct import deconstructible
 
+from storages.aio.mixin import AsyncStorageMixin
 from storages.base import unknown_options
 from storages.utils import UnsafeName, content_chunks, name_as_given, safe_join, url_name, url_under
 
@@ -36,8 +37,11 @@ FILESYSTEM_OPTIONS = {
 
 
 @deconstructible
-class SafeFileSystemStorage(FileSystemStorage):
-    """``FileSystemStorage`` with one path check, clear option errors and atomic saves."""
+class SafeFileSystemStorage(AsyncStorageMixin, FileSystemStorage):
+    """``FileSystemStorage`` with one path check, clear option errors and atomic saves.
+
+    Its async twins (``asave``, ``aopen``, ...) come from ``AsyncStorageMixin``.
+    """
 
     #: Option name -> global setting (None: option only), in addition to Django's.
     extra_options: dict[str, str | None] = {}
