@@ -33,6 +33,7 @@ from django.core.files.utils import validate_file_name
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
+from storages.backends.azure_storage.browser import AzureBrowserUploads
 from storages.backends.azure_storage.errors import AzureNameTaken, AzureStorageError, azure_errors
 from storages.backends.azure_storage.files import (
     BLOCK_SIZE,
@@ -65,7 +66,7 @@ CLIENT_DEFAULTS = {
 
 
 @deconstructible(path="storages.backends.azure_storage.AzureStorage")
-class AzureStorage(AzureUrls, BaseStorage):
+class AzureStorage(AzureBrowserUploads, AzureUrls, BaseStorage):
     """Files as block blobs in an Azure Blob Storage container."""
 
     secret_options: ClassVar[tuple[str, ...]] = (
