@@ -20,15 +20,22 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote
 
+from storages.backends.azure_storage.errors import TAKEN_CODES, AzureStorageError
+
 MIB = 1024 * 1024
 #: Block size the browser cuts files into (Azure allows up to 4000 MiB, 50,000 blocks).
 BLOCK_SIZE = 8 * MIB
 MAX_BLOCKS = 50_000
 
 
+def raw_block_id(number: int) -> str:
+    """Part ``number``'s block ID before base64 (every ID the same length, as Azure requires)."""
+    return f"storages-part-{number:06d}"
+
+
 def block_id(number: int) -> str:
-    """The block ID of part ``number`` (base64, every ID the same length, as Azure requires)."""
-    return base64.b64encode(f"storages-part-{number:06d}".encode()).decode()
+    """The block ID of part ``number`` as the REST API takes it (the SDK encodes it itself)."""
+    return base64.b64encode(raw_block_id(number).encode()).decode()
 
 
 def part_number(block: str) -> int | None:
@@ -65,11 +72,11 @@ class AzureBrowserUploads:
     def browser_stored_parts(self, name: str, *, upload: str) -> dict[int, tuple[int, str]]:
         """``{part number: (size, block ID)}`` of the blocks staged and not yet committed."""
         blob = self._blob(name)
-        with self._errors(blob, "list the staged blocks of"):
-            try:
+        try:
+            with self._errors(blob, "list the staged blocks of"):
                 _, uncommitted = self.client.get_blob_client(blob).get_block_list("uncommitted")
-            except FileNotFoundError:
-                return {}
+        except FileNotFoundError:  # nothing staged yet
+            return {}
         parts = {}
         for block in uncommitted:
             number = part_number(block.id)
@@ -111,14 +118,28 @@ class AzureBrowserUploads:
 
         with self._errors(blob, "commit the browser upload of"):
             self.client.get_blob_client(blob).commit_block_list(
-                [BlobBlock(block_id=block_id(n)) for n in sorted(lengths)],
+                [BlobBlock(block_id=raw_block_id(n)) for n in sorted(lengths)],
                 content_settings=ContentSettings(**settings),
                 if_none_match="*",
             )
 
     def browser_upload_abort(self, name: str, *, upload: str) -> None:
-        """Nothing to do: Azure drops uncommitted blocks itself after a week."""
-        self._blob(name)
+        """Discard the staged blocks of a blob nobody committed (a committed blob is kept).
+
+        Azure drops uncommitted blocks after a week by itself; to drop them now,
+        an empty block list is committed (create-only) and that empty blob deleted.
+        """
+        blob = self._blob(name)
+        client = self.client.get_blob_client(blob)
+        try:
+            with self._errors(blob, "discard the staged blocks of"):
+                client.commit_block_list([], if_none_match="*")
+        except AzureStorageError as exc:
+            if exc.code in TAKEN_CODES:
+                return  # committed meanwhile: a file, not ours to drop here
+            raise
+        with self._errors(blob, "discard the staged blocks of"):
+            client.delete_blob()
 
     def browser_unfinished_uploads(
         self, prefix: str

@@ -1,0 +1,219 @@
+/* Browser-direct uploads for storages.uploads.DirectFileField (no build step, no framework).
+ *
+ * For each <input type="file" data-storages-upload=ENDPOINT data-storages-rules=TOKEN
+ * data-storages-ticket=NAME>: when a file is chosen, ask ENDPOINT (same origin, with the
+ * form's CSRF token) where to send it, send it straight to the store (one POST form, or
+ * parts PUT to signed URLs, several at a time, each retried after a dropped connection;
+ * parts the store already holds are never sent again, even after a reload), then put
+ * the signed ticket in the hidden input NAME and empty the file input: the form posts
+ * the ticket, never the file. Submitting waits for uploads in progress.
+ * If ENDPOINT cannot be reached at all, the file input is left alone and the file
+ * goes through Django as with any file field.
+ */
+(function () {
+  "use strict";
+
+  var PARALLEL_PARTS = 3;
+  var RETRIES = 6;
+  var STATE_KEY = "storages-upload:";
+
+  function csrfToken(form) {
+    var field = form && form.querySelector("input[name=csrfmiddlewaretoken]");
+    if (field) return field.value;
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  function Failure(message, kind) {
+    var error = new Error(message);
+    error.kind = kind; // "refused" (a rule or the store said no), "network", "unavailable"
+    return error;
+  }
+
+  function ask(input, body) {
+    body.rules = input.getAttribute("data-storages-rules");
+    return fetch(input.getAttribute("data-storages-upload"), {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(input.form) },
+      body: JSON.stringify(body)
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        if (response.ok) return data;
+        var kind = response.status === 404 || response.status >= 500 ? "unavailable" : "refused";
+        throw Failure(data.error || "HTTP " + response.status, kind);
+      });
+    }, function () {
+      throw Failure("the site could not be reached", "unavailable");
+    });
+  }
+
+  // One request to the store, with upload progress; resolves on 2xx.
+  function send(method, url, headers, body, onProgress) {
+    return new Promise(function (resolve, reject) {
+      var xhr = new XMLHttpRequest();
+      xhr.open(method, url);
+      Object.keys(headers || {}).forEach(function (name) { xhr.setRequestHeader(name, headers[name]); });
+      xhr.upload.onprogress = function (event) { onProgress(event.loaded); };
+      xhr.onload = function () {
+        if (xhr.status >= 200 && xhr.status < 300) return resolve(xhr);
+        var code = (xhr.responseText.match(/<Code>([^<]+)<\/Code>/) || [])[1] || "";
+        var kind = xhr.status >= 500 || xhr.status === 408 ? "network" : "refused";
+        reject(Failure("the store refused the file (HTTP " + xhr.status + (code ? " " + code : "") + ")", kind));
+      };
+      xhr.onerror = xhr.onabort = xhr.ontimeout = function () {
+        reject(Failure("the connection to the store dropped", "network"));
+      };
+      xhr.send(body);
+    });
+  }
+
+  function pause(attempt) {
+    return new Promise(function (resolve) { setTimeout(resolve, Math.min(8000, 250 * Math.pow(2, attempt))); });
+  }
+
+  function retried(attempt, work) {
+    return work().catch(function (error) {
+      if (error.kind !== "network" || attempt >= RETRIES) throw error;
+      return pause(attempt).then(function () { return retried(attempt + 1, work); });
+    });
+  }
+
+  function Upload(input, file) {
+    this.input = input;
+    this.file = file;
+    this.sent = {}; // bytes sent per part (or per request), for progress
+    this.stateKey = STATE_KEY + input.getAttribute("data-storages-ticket") + ":" +
+      [file.name, file.size, file.lastModified].join(":");
+    var wrapper = input.closest(".storages-direct-upload") || input.parentNode;
+    this.status = wrapper.querySelector(".storages-upload-status");
+    this.progress = document.createElement("progress");
+    this.progress.max = 100;
+    this.progress.value = 0;
+    this.status.textContent = "";
+    this.status.appendChild(this.progress);
+    this.label = document.createElement("span");
+    this.status.appendChild(this.label);
+  }
+
+  Upload.prototype.show = function (text) { this.label.textContent = " " + text; };
+
+  Upload.prototype.tick = function (key, loaded) {
+    this.sent[key] = loaded;
+    var total = 0;
+    for (var part in this.sent) total += this.sent[part];
+    var size = this.file.size || 1;
+    this.progress.value = Math.min(100, Math.floor((100 * total) / size));
+    this.show(Math.min(100, Math.floor((100 * total) / size)) + " %");
+  };
+
+  Upload.prototype.run = function () {
+    var self = this;
+    var saved = null;
+    try { saved = JSON.parse(window.localStorage.getItem(self.stateKey) || "null"); } catch (e) { saved = null; }
+    var started = saved ? Promise.resolve(saved) : ask(self.input, {
+      action: "start", name: self.file.name, size: self.file.size, type: self.file.type
+    });
+    return started.then(function (plan) {
+      if (plan.protocol === "post") return self.post(plan).then(function () { return plan; });
+      try { window.localStorage.setItem(self.stateKey, JSON.stringify(plan)); } catch (e) { /* private mode */ }
+      return self.parts(plan).then(function () {
+        return ask(self.input, { action: "complete", ticket: plan.ticket });
+      }).then(function () { return plan; }, function (error) {
+        // An expired or foreign ticket cannot resume: forget it.
+        if (error.kind === "refused") window.localStorage.removeItem(self.stateKey);
+        throw error;
+      });
+    }).then(function (plan) {
+      window.localStorage.removeItem(self.stateKey);
+      return plan;
+    });
+  };
+
+  Upload.prototype.post = function (plan) {
+    var self = this;
+    return retried(0, function () {
+      var form = new FormData();
+      Object.keys(plan.fields).forEach(function (name) { form.append(name, plan.fields[name]); });
+      form.append("file", self.file);
+      return send("POST", plan.url, {}, form, function (loaded) { self.tick("post", loaded); });
+    });
+  };
+
+  Upload.prototype.parts = function (plan) {
+    var self = this;
+    return ask(self.input, { action: "parts", ticket: plan.ticket }).then(function (answer) {
+      var size = answer.part_size;
+      var queue = answer.parts.slice();
+      var all = Math.max(1, Math.ceil(self.file.size / size));
+      for (var n = 1; n <= all; n++) self.sent[n] = Math.min(size, self.file.size - (n - 1) * size);
+      queue.forEach(function (part) { self.sent[part.n] = 0; });
+      function worker() {
+        var part = queue.shift();
+        if (!part) return Promise.resolve();
+        var body = self.file.slice((part.n - 1) * size, part.n * size);
+        return retried(0, function () {
+          return send(part.method, part.url, part.headers, body, function (loaded) { self.tick(part.n, loaded); });
+        }).then(worker);
+      }
+      var workers = [];
+      for (var i = 0; i < PARALLEL_PARTS; i++) workers.push(worker());
+      return Promise.all(workers);
+    });
+  };
+
+  function attach(input) {
+    if (input.getAttribute("data-storages-bound")) return;
+    input.setAttribute("data-storages-bound", "1");
+    var form = input.form;
+    var ticket = form.elements[input.getAttribute("data-storages-ticket")];
+    input.addEventListener("change", function () {
+      ticket.value = "";
+      var file = input.files && input.files[0];
+      if (!file) return;
+      var upload = new Upload(input, file);
+      upload.show("uploading…");
+      input.storagesUpload = upload.run().then(function (plan) {
+        ticket.value = plan.ticket;
+        input.value = ""; // the form posts the ticket, not the file
+        upload.progress.value = 100;
+        upload.show("uploaded: " + file.name);
+      }, function (error) {
+        if (error.kind === "unavailable") {
+          upload.show("(will be sent with the form)");
+          return; // the file stays in the input and goes through Django
+        }
+        input.value = "";
+        upload.show("not uploaded: " + error.message);
+        upload.label.className = "errorlist";
+      }).then(function () { input.storagesUpload = null; });
+    });
+  }
+
+  function pending(form) {
+    return Array.prototype.filter.call(form.querySelectorAll("input[data-storages-upload]"), function (input) {
+      return input.storagesUpload;
+    }).map(function (input) { return input.storagesUpload; });
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var waiting = pending(form);
+    if (!waiting.length) return;
+    event.preventDefault(); // submit again once every upload has finished
+    var submitter = event.submitter;
+    Promise.all(waiting).then(function () {
+      if (form.requestSubmit) form.requestSubmit(submitter && submitter.form === form ? submitter : undefined);
+      else form.submit();
+    });
+  }, true);
+
+  function bindAll() {
+    Array.prototype.forEach.call(document.querySelectorAll("input[type=file][data-storages-upload]"), attach);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", bindAll);
+  else bindAll();
+  // Inline formsets add rows later (Django's admin sends "formset:added").
+  document.addEventListener("formset:added", bindAll);
+})();
