@@ -210,6 +210,7 @@ class OdbcConnector:
             connection = pyodbc.connect(self.connection_string, autocommit=True)
             self._local.connection = connection
             self._local.depth = 0
+            self._local.sqlite = None
         return connection
 
     @property
@@ -238,6 +239,10 @@ class OdbcConnector:
                 yield
             return
         connection = self.connection
+        if self._is_sqlite(connection):
+            with self._immediate_transaction(connection):
+                yield
+            return
         connection.autocommit = False
         self._local.depth = 1
         try:
@@ -252,6 +257,33 @@ class OdbcConnector:
             self._local.depth = 0
             with contextlib.suppress(Exception):
                 connection.autocommit = True
+
+    def _is_sqlite(self, connection: Any) -> bool:
+        if getattr(self._local, "sqlite", None) is None:
+            name = connection.getinfo(self._pyodbc().SQL_DBMS_NAME)
+            self._local.sqlite = name.lower().startswith("sqlite")
+        return self._local.sqlite
+
+    @contextlib.contextmanager
+    def _immediate_transaction(self, connection: Any) -> Iterator[None]:
+        """``BEGIN IMMEDIATE``: take SQLite's write lock first, then read.
+
+        The driver's own transactions are deferred: two writers that both read
+        before writing deadlock, and SQLite lets one of them wait out the whole
+        busy timeout (30 s by default) before either goes on.
+        """
+        connection.execute("BEGIN IMMEDIATE")
+        self._local.depth = 1
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(Exception):
+                connection.execute("ROLLBACK")
+            raise
+        else:
+            connection.execute("COMMIT")
+        finally:
+            self._local.depth = 0
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
