@@ -12,10 +12,16 @@ A backend's test class inherits :class:`StorageContract` and provides:
 Every test runs twice: configured through ``STORAGES`` and through
 ``DEFAULT_FILE_STORAGE``. Tests reach the storage as users do, via
 ``default_storage`` and model fields.
+
+:class:`AsyncContract` (a base of :class:`StorageContract`, so every backend
+class has it) checks the same behaviour through the async API, once per
+backend class: configured through ``STORAGES`` only, the configuration style
+changes nothing on that path.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import datetime
 import gc
@@ -32,7 +38,10 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage, storages
 from django.test import override_settings
+from asgiref.sync import async_to_sync
 from django.utils.module_loading import import_string
+
+from storages.aio import AsyncStorageMixin
 
 from tests.testapp.models import MyStorage
 
@@ -82,7 +91,212 @@ def tiny_png() -> bytes:
     return out.getvalue()
 
 
-class StorageContract:
+def run_async(coroutine_function, *args):
+    """Run a coroutine to its end from a sync test, as a sync Django caller does.
+
+    asgiref's ``async_to_sync`` runs it on an event loop of its own and runs
+    thread-sensitive sync code (Django's database connections) in this thread,
+    the one whose connections the test's fixtures close.
+    """
+    return async_to_sync(coroutine_function)(*args)
+
+
+class GatedContent(ContentFile):
+    """Content whose first read, in the save's thread, signals and waits to be let go."""
+
+    def __init__(self, data: bytes, loop, started: asyncio.Event, proceed: threading.Event):
+        super().__init__(data, name="gated.bin")
+        self._signal = (loop, started, proceed)
+
+    def _gate(self) -> None:
+        if self._signal is not None:
+            loop, started, proceed = self._signal
+            self._signal = None
+            loop.call_soon_threadsafe(started.set)
+            assert proceed.wait(timeout=30), "the test never let the save go on"
+
+    def read(self, *args):
+        self._gate()
+        return super().read(*args)
+
+    def chunks(self, chunk_size=None):
+        self._gate()
+        yield from super().chunks(chunk_size)
+
+
+async def read_back(storage, name: str) -> bytes:
+    async with await storage.aopen(name, "rb") as handle:
+        return await handle.read()
+
+
+class AsyncContract:
+    """The contract's behaviour again through ``asave``, ``aopen``, ``aexists`` and the rest.
+
+    Lean on purpose: each test covers several methods on one fresh store, and the
+    slow scenarios (large files, models, pickling) stay with the sync tests.
+    """
+
+    @pytest.fixture
+    def async_storage(self, backend_options):
+        storages_setting = {
+            "default": {"BACKEND": self.backend, "OPTIONS": backend_options},
+            "staticfiles": STATICFILES,
+        }
+        with override_settings(STORAGES=storages_setting):
+            storage = storages["default"]
+            assert isinstance(storage, AsyncStorageMixin)
+            yield storage
+
+    def test_async_round_trip(self, async_storage):
+        storage = async_storage
+        data = self.sample(os.urandom(200_000))
+
+        async def source():
+            for start in range(0, len(data), 70_000):
+                yield data[start : start + 70_000]
+
+        async def scenario():
+            name = await storage.asave("async dir/file name.txt", data)
+            assert name == self.stored_name("async dir/file name.txt")
+            assert await storage.aexists(name)
+            assert not await storage.aexists("async dir/other.txt")
+            assert await storage.asize(name) == len(data)
+            async with await storage.aopen(name, "rb") as handle:
+                assert await handle.size() == len(data)
+                assert await handle.read(3) == data[:3]
+                assert await handle.read() == data[3:]
+                await handle.seek(0)
+                assert b"".join([chunk async for chunk in handle]) == data
+                chunks = [chunk async for chunk in handle.chunks(64 * 1024)]
+                assert b"".join(chunks) == data
+                assert max(map(len, chunks)) <= 64 * 1024
+            streamed = await storage.asave("async dir/streamed.bin", source())
+            assert await read_back(storage, streamed) == data
+            assert sorted((await storage.alistdir("async dir"))[1]) == sorted(
+                [self.stored_name("file name.txt"), self.stored_name("streamed.bin")]
+            )
+            assert "async dir" in (await storage.alistdir(""))[0]
+            url = await storage.aurl(name)
+            assert url == storage.url(name)
+            assert "async%20dir/file%20name" in url
+            getters = (storage.aget_modified_time, storage.aget_created_time)
+            for getter in getters:
+                try:
+                    moment = await getter(name)
+                except NotImplementedError:
+                    continue
+                assert moment.tzinfo is not None
+            await storage.adelete(name)
+            assert not await storage.aexists(name)
+            await storage.adelete(name)  # a no-op, not an error
+            with pytest.raises(FileNotFoundError):
+                await storage.aopen("missing/nothing.txt")
+            with pytest.raises(FileNotFoundError):
+                await storage.asize("missing/nothing.txt")
+
+        run_async(scenario)
+
+    def test_async_names_as_save(self, async_storage):
+        storage = async_storage
+
+        async def refused(call, *args):
+            with pytest.raises(SuspiciousFileOperation):
+                await call(*args)
+
+        async def scenario():
+            sample = self.sample(b"x")
+            for name in UNSAFE_NAMES + URL_ATTACKS:
+                await refused(storage.asave, name, sample)
+                await refused(storage.aurl, name)
+            for name in UNSAFE_NAMES:
+                for call in (storage.aexists, storage.aopen, storage.adelete, storage.asize):
+                    await refused(call, name)
+            for index, given in enumerate(["a//b.txt", "a/./b.txt", "/a/b.txt"[1:]]):
+                stored = await storage.asave(f"norm{index}/{given}", self.sample(b"n"))
+                assert stored == self.stored_name(f"norm{index}/a/b.txt")
+                assert (await storage.alistdir(f"norm{index}/a"))[1] == [self.stored_name("b.txt")]
+            name = await storage.asave("ünïcödé/файл 名前.txt", ContentFile(self.sample(b"u")))
+            assert name == self.stored_name("ünïcödé/файл 名前.txt")
+            assert (await storage.alistdir("ünïcödé"))[1] == [self.stored_name("файл 名前.txt")]
+            assert await storage.agenerate_filename("d/x y.txt") == storage.generate_filename(
+                "d/x y.txt"
+            )
+            assert await read_back(storage, name) == self.sample(b"u")
+            for name in ROOT_NAMES:
+                await refused(storage.asave, name, sample)
+                for call in (storage.aopen, storage.adelete, storage.asize, storage.aurl):
+                    await refused(call, name)
+                assert await storage.aexists(name) is True  # the root (collectstatic asks)
+
+        run_async(scenario)
+
+    def test_async_same_name_and_concurrent_saves(self, async_storage):
+        storage = async_storage
+        count = 4
+
+        async def scenario():
+            first = await storage.asave("same/one.txt", self.sample(b"content"))
+            second = await storage.asave("same/one.txt", ContentFile(self.sample(b"more")))
+            if self.overwrites:
+                assert second == first
+                assert await read_back(storage, first) == self.sample(b"more")
+            else:
+                root, ext = os.path.splitext(self.stored_name("same/one.txt"))
+                assert second != first
+                assert second.startswith(root + "_") and second.endswith(ext)
+                assert await read_back(storage, first) == self.sample(b"content")
+                assert await storage.asize(second) == len(self.sample(b"more"))
+            payloads = [self.sample(f"writer {index}".encode()) for index in range(count)]
+            names = await asyncio.gather(*(storage.asave("race/r.txt", p) for p in payloads))
+            if self.overwrites:
+                assert set(names) == {self.stored_name("race/r.txt")}
+                assert await read_back(storage, names[0]) in payloads
+            else:
+                assert len(set(names)) == count
+                assert {await read_back(storage, name) for name in names} == set(payloads)
+            stored = sorted(os.path.basename(name) for name in set(names))
+            assert sorted((await storage.alistdir("race"))[1]) == stored  # nothing else left
+
+        run_async(scenario)
+
+    def test_async_write_and_cancelled_save(self, async_storage):
+        storage = async_storage
+
+        async def scenario():
+            if self.accepts_any_content:
+                async with await storage.aopen("written.txt", "wb") as handle:
+                    await handle.write(b"storage contents")
+                assert await read_back(storage, "written.txt") == b"storage contents"
+            with pytest.raises(RuntimeError, match="changed my mind"):
+                async with await storage.aopen("abandoned.txt", "wb") as handle:
+                    await handle.write(b"partial content")
+                    raise RuntimeError("changed my mind")
+            assert not await storage.aexists("abandoned.txt")
+
+            started, proceed = asyncio.Event(), threading.Event()
+            content = GatedContent(
+                self.sample(b"cancelled"), asyncio.get_running_loop(), started, proceed
+            )
+            saving = asyncio.ensure_future(storage.asave("cancel/gone.txt", content))
+            try:
+                await asyncio.wait_for(started.wait(), timeout=30)
+                saving.cancel()
+            finally:
+                proceed.set()
+            with pytest.raises(asyncio.CancelledError):
+                await saving
+            left = (await storage.alistdir("cancel"))[1] if await storage.aexists("cancel") else []
+            if self.overwrites:
+                # The documented limit: a replacing save that ran keeps its file.
+                assert left in ([], [self.stored_name("gone.txt")])
+            else:
+                assert left == []
+                assert not await storage.aexists(self.stored_name("cancel/gone.txt"))
+
+        run_async(scenario)
+
+
+class StorageContract(AsyncContract):
     backend: str = ""
     overwrites: bool = False
     #: False for backends that refuse some content (images only) with ValueError.

@@ -188,7 +188,9 @@ async def content_chunks(
         )
     if in_memory(content):
         for chunk in sync_chunks(content, chunk_size):
-            yield chunk
+            # InMemoryUploadedFile.chunks() gives the whole file at once.
+            for start in range(0, len(chunk), chunk_size):
+                yield chunk[start : start + chunk_size] if len(chunk) > chunk_size else chunk
         return
     chunks = sync_chunks(content, chunk_size)
     while (chunk := await run_sync(next, chunks, None)) is not None:

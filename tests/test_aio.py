@@ -1,0 +1,446 @@
+"""The async core (storages.aio): the bounded pool, content of every kind, threaded files,
+cancellation, and where the sync code of a storage on Django's database connections runs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import io
+import os
+import threading
+
+import pytest
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import InMemoryUploadedFile, TemporaryUploadedFile
+from django.core.signals import request_finished
+from django.test import override_settings
+
+from storages.aio import AsyncFile, AsyncStorageMixin, ThreadedAsyncFile, content_chunks, run_sync
+from storages.aio.files import in_memory
+from storages.backends.database import DatabaseStorage
+from storages.backends.overwrite import OverwriteStorage
+from storages.base import BaseStorage
+from storages.filesystem import SafeFileSystemStorage
+
+TIMEOUT = 30
+
+
+def collect(content, chunk_size=64 * 1024) -> list[bytes]:
+    async def gather():
+        return [chunk async for chunk in content_chunks(content, chunk_size)]
+
+    return asyncio.run(gather())
+
+
+def pool_threads() -> set[str]:
+    return {t.name for t in threading.enumerate() if t.name.startswith("storages-async")}
+
+
+# The pool ---------------------------------------------------------------------------------
+
+
+class GatedStorage(SafeFileSystemStorage):
+    """A local storage whose saves count how many run at once and wait on a gate."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lock = threading.Lock()
+        self.running = self.most = self.started = 0
+        self.threads: set[int] = set()
+        self.gate = threading.Event()
+        self.full = threading.Event()
+        self.limit = 0
+
+    def _save(self, name, content):
+        with self.lock:
+            self.running += 1
+            self.started += 1
+            self.most = max(self.most, self.running)
+            self.threads.add(threading.get_ident())
+            if self.running >= self.limit:
+                self.full.set()
+        try:
+            assert self.gate.wait(TIMEOUT), "the test never opened the gate"
+            return super()._save(name, content)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+@override_settings(STORAGES_ASYNC_THREADS=4)
+def test_200_saves_never_run_more_threads_than_the_setting_and_leave_the_loop_free(tmp_path):
+    storage = GatedStorage(location=tmp_path)
+    storage.limit = 4
+
+    async def scenario():
+        saves = [
+            asyncio.ensure_future(storage.asave(f"many/{i}.txt", b"%d" % i)) for i in range(200)
+        ]
+        # Four saves hold every pool thread; the loop still runs everything else.
+        assert await asyncio.to_thread(storage.full.wait, TIMEOUT)
+        ticks = 0
+        for _ in range(50):
+            await asyncio.sleep(0)
+            ticks += 1
+        assert ticks == 50
+        assert (storage.started, storage.running) == (4, 4)  # the other 196 wait in the queue
+        storage.gate.set()
+        return await asyncio.gather(*saves)
+
+    names = asyncio.run(scenario())
+    assert storage.most == 4
+    assert len(storage.threads) <= 4
+    assert sorted(names) == sorted(f"many/{i}.txt" for i in range(200))
+    assert len(os.listdir(tmp_path / "many")) == 200
+
+
+def test_run_sync_copies_the_context_and_passes_results_and_errors():
+    variable = contextvars.ContextVar("variable", default="unset")
+
+    def read_and_set():
+        seen = variable.get()
+        variable.set("set in the thread")
+        return seen, threading.current_thread().name
+
+    async def scenario():
+        variable.set("caller's")
+        seen, thread = await run_sync(read_and_set)
+        assert variable.get() == "caller's"  # the thread had a copy
+        with pytest.raises(FileNotFoundError):
+            await run_sync(os.stat, "/nonexistent/file")
+        return seen, thread, await run_sync(int, "12", base=8)
+
+    seen, thread, value = asyncio.run(scenario())
+    assert seen == "caller's"
+    assert thread.startswith("storages-async")
+    assert value == 10
+
+
+@pytest.mark.parametrize("value", [0, -1, "4", 2.5, True])
+def test_a_bad_thread_count_is_refused(value):
+    with override_settings(STORAGES_ASYNC_THREADS=value), pytest.raises(
+        ImproperlyConfigured, match="STORAGES_ASYNC_THREADS"
+    ):
+        asyncio.run(run_sync(int))
+
+
+def test_every_storage_class_has_the_async_api():
+    import importlib
+    import pkgutil
+
+    import storages.backends
+
+    classes = []
+    for module in pkgutil.walk_packages(storages.backends.__path__, "storages.backends."):
+        try:
+            loaded = importlib.import_module(module.name)
+        except ImportError:  # an optional client library is missing (reported by its tests)
+            continue
+        classes += [
+            value
+            for value in vars(loaded).values()
+            if isinstance(value, type)
+            and value.__module__.startswith("storages.backends")
+            and hasattr(value, "_save")
+        ]
+    assert len(classes) >= 15
+    for storage_class in classes:
+        assert issubclass(storage_class, AsyncStorageMixin), storage_class
+    assert issubclass(BaseStorage, AsyncStorageMixin)
+
+    class UserStorage(OverwriteStorage):
+        pass
+
+    assert asyncio.iscoroutinefunction(UserStorage().asave)
+
+
+# Content of every kind asave() accepts -----------------------------------------------------
+
+PAYLOAD = os.urandom(150_000)
+
+
+class AsyncReader:
+    def __init__(self, data: bytes):
+        self.stream = io.BytesIO(data)
+
+    async def read(self, n=-1):
+        return self.stream.read(n)
+
+
+async def async_pieces(data: bytes):
+    for start in range(0, len(data), 40_000):
+        yield data[start : start + 40_000]
+
+
+class ThreadRecordingFile(io.FileIO):
+    """A file on disk that records which threads read it."""
+
+    threads: set[str] = set()
+
+    def read(self, size=-1):
+        ThreadRecordingFile.threads.add(threading.current_thread().name)
+        return super().read(size)
+
+    def readinto(self, buffer):
+        ThreadRecordingFile.threads.add(threading.current_thread().name)
+        return super().readinto(buffer)
+
+
+def uploaded_on_disk(data: bytes) -> TemporaryUploadedFile:
+    upload = TemporaryUploadedFile("up.bin", "application/octet-stream", len(data), None)
+    upload.write(data)
+    upload.seek(0)
+    return upload
+
+
+CONTENTS = {
+    "bytes": lambda: PAYLOAD,
+    "bytearray": lambda: bytearray(PAYLOAD),
+    "memoryview": lambda: memoryview(PAYLOAD),
+    "ContentFile": lambda: ContentFile(PAYLOAD),
+    "ContentFile read half-way": lambda: _half_read(ContentFile(PAYLOAD)),
+    "InMemoryUploadedFile": lambda: InMemoryUploadedFile(
+        io.BytesIO(PAYLOAD), "f", "u.bin", "application/octet-stream", len(PAYLOAD), None
+    ),
+    "TemporaryUploadedFile": lambda: uploaded_on_disk(PAYLOAD),
+    "BytesIO": lambda: io.BytesIO(PAYLOAD),
+    "async read(n)": lambda: AsyncReader(PAYLOAD),
+    "async iterable": lambda: async_pieces(PAYLOAD),
+}
+
+
+def _half_read(content):
+    content.read(1000)
+    return content
+
+
+@pytest.mark.parametrize("kind", sorted(CONTENTS))
+def test_content_chunks_gives_every_accepted_content_from_its_start(kind):
+    chunks = collect(CONTENTS[kind](), chunk_size=64 * 1024)
+    assert b"".join(chunks) == PAYLOAD
+    assert all(isinstance(chunk, bytes) for chunk in chunks)
+    if kind != "async iterable":  # an async iterable's pieces come as they are
+        assert max(map(len, chunks)) <= 64 * 1024
+
+
+def test_content_chunks_of_text_and_of_an_async_file(tmp_path):
+    assert b"".join(collect(ContentFile("héllo ✓"))) == "héllo ✓".encode()
+    path = tmp_path / "f.bin"
+    path.write_bytes(PAYLOAD)
+
+    async def from_async_file():
+        async_file = ThreadedAsyncFile(File(open(path, "rb")))  # noqa: SIM115 - closed below
+        await async_file.read(10)  # chunks start from the beginning all the same
+        chunks = [chunk async for chunk in content_chunks(async_file, 50_000)]
+        await async_file.close()
+        return chunks
+
+    chunks = asyncio.run(from_async_file())
+    assert b"".join(chunks) == PAYLOAD
+    assert max(map(len, chunks)) <= 50_000
+
+
+def test_content_on_disk_is_read_in_the_pool_and_content_in_memory_directly(tmp_path):
+    path = tmp_path / "on-disk.bin"
+    path.write_bytes(PAYLOAD)
+    ThreadRecordingFile.threads = set()
+    with File(ThreadRecordingFile(path)) as on_disk:
+        assert not in_memory(on_disk)
+        assert b"".join(collect(on_disk)) == PAYLOAD
+    assert ThreadRecordingFile.threads and all(
+        name.startswith("storages-async") for name in ThreadRecordingFile.threads
+    )
+    assert in_memory(ContentFile(b"x")) and in_memory(io.BytesIO(b"x"))
+    assert not in_memory(uploaded_on_disk(b"x"))
+
+
+@pytest.mark.parametrize("content", ["a string", 42, None])
+def test_content_asave_cannot_store_is_refused(content):
+    with pytest.raises(TypeError, match="cannot store"):
+        collect(content)
+
+
+@pytest.mark.parametrize("kind", sorted(CONTENTS))
+def test_asave_stores_every_accepted_content(tmp_path, kind):
+    storage = SafeFileSystemStorage(location=tmp_path)
+    name = asyncio.run(storage.asave("kinds/stored.bin", CONTENTS[kind]()))
+    assert name == "kinds/stored.bin"
+    assert (tmp_path / name).read_bytes() == PAYLOAD
+
+
+def test_asave_takes_the_name_of_the_content(tmp_path):
+    storage = SafeFileSystemStorage(location=tmp_path)
+    assert asyncio.run(storage.asave(None, ContentFile(b"x", name="named.txt"))) == "named.txt"
+    with pytest.raises(ValueError, match="needs a name"):
+        asyncio.run(storage.asave(None, b"no name"))
+
+
+# ThreadedAsyncFile ----------------------------------------------------------------------
+
+
+def test_threaded_file_reads_iterates_seeks_and_writes(tmp_path):
+    storage = SafeFileSystemStorage(location=tmp_path)
+    data = os.urandom(200_000)
+    storage.save("r.bin", ContentFile(data))
+
+    async def scenario():
+        handle = await storage.aopen("r.bin")
+        assert isinstance(handle, ThreadedAsyncFile) and isinstance(handle, AsyncFile)
+        assert (handle.name.endswith("r.bin"), handle.mode) == (True, "rb")
+        assert await handle.size() == len(data)
+        assert await handle.read(5) == data[:5]
+        assert handle.tell() == 5
+        buffer = bytearray(10)
+        assert await handle.readinto(buffer) == 10 and bytes(buffer) == data[5:15]
+        assert await handle.seek(-4, io.SEEK_END) == len(data) - 4
+        assert await handle.read() == data[-4:]
+        assert await handle.read(10) == b""
+        chunks = [chunk async for chunk in handle.chunks(30_000)]  # from the start
+        assert b"".join(chunks) == data and max(map(len, chunks)) == 30_000
+        await handle.seek(100)
+        assert b"".join([chunk async for chunk in handle]) == data[100:]  # from where it is
+        await handle.close()
+        assert handle.closed
+
+        async with await storage.aopen("w.txt", "w") as text:
+            assert await text.write("héllo") == 5
+        async with await storage.aopen("w.txt", "r") as text:
+            assert await text.read() == "héllo"
+        with pytest.raises(ValueError, match="no"):
+            async with await storage.aopen("never.bin", "wb") as handle:
+                await handle.write(b"partial")
+                raise ValueError("no")
+        assert not await storage.aexists("never.bin")
+        return await storage.alistdir("")
+
+    assert asyncio.run(scenario()) == ([], ["r.bin", "w.txt"])
+
+
+def test_async_file_base_refuses_what_it_cannot_do():
+    async def scenario():
+        async with AsyncFile("base.bin") as handle:
+            with pytest.raises(io.UnsupportedOperation):
+                await handle.read()
+            with pytest.raises(io.UnsupportedOperation):
+                await handle.write(b"x")
+            assert "base.bin" in repr(handle)
+        return handle.closed
+
+    assert asyncio.run(scenario())
+
+
+def test_names_refused_as_save_refuses_them(tmp_path):
+    storage = SafeFileSystemStorage(location=tmp_path)
+
+    async def scenario():
+        for name in ("../x.txt", "/etc/passwd", "a/../../x", "nul\x00.txt", ""):
+            with pytest.raises(SuspiciousFileOperation):
+                await storage.asave(name, b"x")
+        with pytest.raises(SuspiciousFileOperation):
+            await storage.aget_available_name("x" * 20 + ".txt", max_length=3)
+
+    asyncio.run(scenario())
+    assert os.listdir(tmp_path) == []
+
+
+def test_available_name_follows_the_sync_rules(tmp_path):
+    storage = SafeFileSystemStorage(location=tmp_path)
+    storage.save("d/taken.tar.gz", ContentFile(b"x"))
+
+    async def scenario():
+        free = await storage.aget_available_name("d/free.txt")
+        other = await storage.aget_available_name("d/taken.tar.gz")
+        cut = await storage.aget_available_name("d/taken.tar.gz", max_length=20)
+        return free, other, cut
+
+    free, other, cut = asyncio.run(scenario())
+    assert free == "d/free.txt"
+    assert other.startswith("d/taken_") and other.endswith(".tar.gz")
+    assert len(cut) <= 20 and cut.endswith(".tar.gz")
+    replacing = OverwriteStorage(location=tmp_path)
+    assert asyncio.run(replacing.aget_available_name("d/taken.tar.gz")) == "d/taken.tar.gz"
+
+
+# Cancellation -----------------------------------------------------------------------------
+
+
+class SlowSaveStorage(SafeFileSystemStorage):
+    """A local storage whose save signals once started and waits to be let go."""
+
+    loop = None
+
+    def _save(self, name, content):
+        if self.loop is None:  # a sync save before the test
+            return super()._save(name, content)
+        self.loop.call_soon_threadsafe(self.started.set)
+        assert self.proceed.wait(TIMEOUT)
+        name = super()._save(name, content)
+        self.finished_with = name
+        return name
+
+
+def cancelled_save(storage, name, *, cancels=1, content=b"cancelled"):
+    async def scenario():
+        storage.loop = asyncio.get_running_loop()
+        storage.started, storage.proceed = asyncio.Event(), threading.Event()
+        storage.finished_with = None
+        saving = asyncio.ensure_future(storage.asave(name, content))
+        try:
+            await asyncio.wait_for(storage.started.wait(), TIMEOUT)
+            for _ in range(cancels):
+                saving.cancel()
+                await asyncio.sleep(0)
+        finally:
+            storage.proceed.set()
+        with pytest.raises(asyncio.CancelledError):
+            await saving
+        return storage.finished_with
+
+    return asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("cancels", [1, 3])
+def test_a_cancelled_save_waits_for_its_thread_and_leaves_nothing(tmp_path, cancels):
+    storage = SlowSaveStorage(location=tmp_path)
+    storage.save("kept.txt", ContentFile(b"kept"))
+    stored = cancelled_save(storage, "kept.txt", cancels=cancels)
+    assert stored is not None and stored.startswith("kept_")  # the thread finished first
+    assert os.listdir(tmp_path) == ["kept.txt"]  # its file was deleted, the other kept
+    assert (tmp_path / "kept.txt").read_bytes() == b"kept"
+
+
+def test_a_cancelled_replacing_save_keeps_its_file(tmp_path):
+    # The documented limit: the replaced content cannot come back, and the name is
+    # the caller's (another writer may have stored it since), so nothing is deleted.
+    class SlowOverwrite(SlowSaveStorage):
+        def __init__(self, **options):
+            super().__init__(allow_overwrite=True, **options)
+
+    storage = SlowOverwrite(location=tmp_path)
+    storage.save("doc.txt", ContentFile(b"old"))
+    assert cancelled_save(storage, "doc.txt", content=b"new") == "doc.txt"
+    assert (tmp_path / "doc.txt").read_bytes() == b"new"
+
+
+def test_a_save_cancelled_while_its_content_arrives_stores_nothing(tmp_path):
+    storage = SafeFileSystemStorage(location=tmp_path)
+    arrived = asyncio.Event()
+
+    async def stalled_upload():
+        yield b"first part"
+        arrived.set()
+        await asyncio.Event().wait()  # the client went away: no more parts
+        yield b"never"
+
+    async def scenario():
+        saving = asyncio.ensure_future(storage.asave("upload.bin", stalled_upload()))
+        await asyncio.wait_for(arrived.wait(), TIMEOUT)
+        saving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await saving
+
+    asyncio.run(scenario())
+    assert os.listdir(tmp_path) == []
