@@ -32,17 +32,16 @@ import threading
 
 import django
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage, storages
 from django.test import override_settings
-from asgiref.sync import async_to_sync
 from django.utils.module_loading import import_string
 
 from storages.aio import AsyncStorageMixin
-
 from tests.testapp.models import MyStorage
 
 UNSAFE_NAMES = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import io
 import os
 import threading
@@ -24,6 +25,7 @@ from storages.backends.database import DatabaseStorage
 from storages.backends.overwrite import OverwriteStorage
 from storages.base import BaseStorage
 from storages.filesystem import SafeFileSystemStorage
+from tests.servers.databases import add_django_database, unique_name
 
 TIMEOUT = 30
 
@@ -121,8 +123,9 @@ def test_run_sync_copies_the_context_and_passes_results_and_errors():
 
 @pytest.mark.parametrize("value", [0, -1, "4", 2.5, True])
 def test_a_bad_thread_count_is_refused(value):
-    with override_settings(STORAGES_ASYNC_THREADS=value), pytest.raises(
-        ImproperlyConfigured, match="STORAGES_ASYNC_THREADS"
+    with (
+        override_settings(STORAGES_ASYNC_THREADS=value),
+        pytest.raises(ImproperlyConfigured, match="STORAGES_ASYNC_THREADS"),
     ):
         asyncio.run(run_sync(int))
 
@@ -444,3 +447,157 @@ def test_a_save_cancelled_while_its_content_arrives_stores_nothing(tmp_path):
 
     asyncio.run(scenario())
     assert os.listdir(tmp_path) == []
+
+
+# Django database connections ------------------------------------------------------------
+
+ALIAS = "aiofiles"
+#: The request a piece of sync code runs for (sync_to_async and run_sync copy it).
+current_request: contextvars.ContextVar[int] = contextvars.ContextVar("current_request")
+
+
+class RecordingDatabaseStorage(DatabaseStorage):
+    """DatabaseStorage noting, per request, the threads its sync code ran in."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.threads: dict[int, set[str]] = {}
+
+    def _note(self):
+        name = threading.current_thread().name
+        self.threads.setdefault(current_request.get(-1), set()).add(name)
+
+    def _save(self, name, content):
+        self._note()
+        return super()._save(name, content)
+
+    def _open(self, name, mode="rb"):
+        self._note()
+        return super()._open(name, mode)
+
+    def exists(self, name):
+        self._note()
+        return super().exists(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def database(request, tmp_path, django_db_blocker):
+    """A Django alias on a fresh database of each kind, and the server (None for SQLite)."""
+    server = None
+    if request.param == "sqlite":
+        settings_dict = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "f.db")}
+    else:
+        server = request.getfixturevalue(
+            f"{request.param.replace('postgresql', 'postgres')}_server"
+        )
+        settings_dict = server.django_settings()
+    with django_db_blocker.unblock(), add_django_database(ALIAS, settings_dict):
+        yield server
+
+
+def server_connections() -> int:
+    """Connections the database server holds to this database, besides the asking one."""
+    from django.db import connections
+
+    connection = connections[ALIAS]
+    if connection.vendor == "postgresql":
+        sql = (
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    else:
+        sql = (
+            "SELECT count(*) FROM information_schema.processlist "
+            "WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchone()[0]
+
+
+def test_django_database_code_runs_where_the_async_orm_runs_and_closes_at_request_end(database):
+    from django.db import connections
+
+    storage = RecordingDatabaseStorage(database=ALIAS, db_table=unique_name())
+    storage.create_table()
+    assert storage._thread_sensitive()
+    before = server_connections() if database else 0
+
+    def orm_side():
+        connection = connections[ALIAS]
+        return threading.current_thread().name, connection.connection is not None
+
+    async def one_request(index: int):
+        # What Django's ASGI handler does around every request.
+        async with ThreadSensitiveContext():
+            current_request.set(index)
+            name = await storage.asave(f"requests/{index}.txt", b"body %d" % index)
+            async with await storage.aopen(name) as handle:
+                assert await handle.read() == b"body %d" % index
+            orm_thread, connected = await sync_to_async(orm_side)()
+            await request_finished.asend(sender=None)  # close_old_connections runs here
+            _, still_connected = await sync_to_async(orm_side)()
+            return orm_thread, connected, still_connected
+
+    async def requests():
+        return await asyncio.gather(*(one_request(index) for index in range(6)))
+
+    results = asyncio.run(requests())
+    for index, (orm_thread, connected, still_connected) in enumerate(results):
+        # Every sync call of the request ran in the request's ORM thread, on its connection.
+        assert storage.threads[index] == {orm_thread}
+        assert not orm_thread.startswith("storages-async")
+        assert connected and not still_connected  # open during the request, closed at its end
+    if database:
+        assert server_connections() == before  # no connection left behind by any thread
+    storage.drop_table()
+
+
+@override_settings(STORAGES_ASYNC_THREADS=3)
+def test_odbc_code_runs_in_the_pool_with_a_connection_per_pool_thread_at_most(
+    postgres_server, django_db_blocker
+):
+    odbc = postgres_server.odbc()
+    storages = [RecordingDatabaseStorage(connection_string=odbc, db_table=unique_name())]
+    storages[0].create_table()
+    storages[0].connector.close()
+    assert not storages[0]._thread_sensitive()
+
+    async def saves(storage):
+        return await asyncio.gather(
+            *(storage.asave(f"pooled/{index}.txt", b"x") for index in range(30))
+        )
+
+    with django_db_blocker.unblock(), add_django_database(ALIAS, postgres_server.django_settings()):
+        before = server_connections()
+        assert len(set(asyncio.run(saves(storages[0])))) == 30
+        threads = set().union(*storages[0].threads.values())
+        assert threads and all(name.startswith("storages-async") for name in threads)
+        assert 1 <= server_connections() - before <= 3  # one per pool thread, however many saves
+        storages[0].drop_table()
+        storages[0].connector.close()
+        storages.clear()
+        gc.collect()  # the connector's per-thread connections go with it
+        assert server_connections() == before
+
+
+@override_settings(STORAGES_ASYNC_THREADS=1)
+def test_a_pool_thread_gives_back_the_django_connections_it_opened(database, tmp_path):
+    from django.db import connections
+
+    class QueryingStorage(SafeFileSystemStorage):
+        """A user's storage whose exists() asks the database (no connector: the pool)."""
+
+        def exists(self, name):
+            with connections[ALIAS].cursor() as cursor:
+                cursor.execute("SELECT 1")
+            return super().exists(name)
+
+    storage = QueryingStorage(location=tmp_path)
+    assert not storage._thread_sensitive()
+
+    async def scenario():
+        assert not await storage.aexists("nothing.txt")
+        return await run_sync(lambda: connections[ALIAS].connection is None)
+
+    assert asyncio.run(scenario())  # closed after the call, as a request's end closes it
