@@ -222,6 +222,27 @@ def test_staged_blocks_in_bounded_memory_carry_md5(options):
     assert storage.open(name).read() == payload.getvalue()
 
 
+def test_no_md5_above_content_md5_max_size(options, tmp_path):
+    from django.core.files import File
+
+    storage = make(options, client_options=SMALL_BLOCKS, content_md5_max_size=300_000)
+    payload = os.urandom(400_000)
+    path = tmp_path / "big.bin"
+    path.write_bytes(payload)
+    with open(path, "rb") as handle:  # from the disk and from memory: the same rule
+        on_disk = storage.save("disk.bin", File(handle, name="disk.bin"))
+    in_memory = storage.save("memory.bin", io.BytesIO(payload))
+    small = storage.save("small.bin", io.BytesIO(payload[:200_000]))  # staged, under the limit
+    entry = {n: (size, md5) for n, size, _m, md5 in storage.list_stored()}
+    assert entry[on_disk] == entry[in_memory] == (400_000, None)
+    assert entry[small] == (200_000, hashlib.md5(payload[:200_000]).hexdigest())
+    assert storage.open(on_disk).read() == storage.open(in_memory).read() == payload
+    unlimited = make(options, client_options=SMALL_BLOCKS, content_md5_max_size=None)
+    name = unlimited.save("unlimited.bin", io.BytesIO(payload))
+    entry = {n: md5 for n, _size, _m, md5 in unlimited.list_stored()}
+    assert entry[name] == hashlib.md5(payload).hexdigest()
+
+
 def test_failed_staged_upload_leaves_nothing_and_keeps_the_old_file(options):
     requests = Requests()
     storage = make(

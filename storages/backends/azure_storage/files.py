@@ -12,7 +12,10 @@ failed upload leaves nothing (staged blocks that are never committed are not a
 blob, and the service discards them). A create-only upload
 (``If-None-Match: *``) finds a taken name with ``BlobAlreadyExists``.
 The MD5 of the content is computed on the way and stored as ``Content-MD5``
-(collectstatic compares it), which Azure only computes itself for ``Put Blob``.
+(collectstatic compares it), which Azure only computes itself for ``Put Blob``;
+above ``md5_max_size`` (``AZURE_CONTENT_MD5_MAX_SIZE``) it is not: hashing is
+most of the client's CPU for a big upload, which on a loaded machine slows the
+whole save, and such files are compared by size and time instead.
 A big file on disk is sent from the disk: each worker reads its own block with
 ``os.pread`` when it starts, while the MD5 is computed from the same file in
 small reads at the same time, so nothing waits for the hash and no more than
@@ -53,6 +56,8 @@ BLOCK_SIZE = 4 * MIB
 HASH_PIECE = 1 * MIB
 #: The size of one ranged download (fewer, larger requests read faster).
 READ_CHUNK_SIZE = 8 * MIB
+#: Staged uploads up to this size get a ``Content-MD5`` computed here (the default).
+MD5_MAX_SIZE = 64 * MIB
 
 
 def open_reader(
@@ -130,8 +135,13 @@ def upload_stream(
     single_put_size: int = SINGLE_PUT_SIZE,
     block_size: int = BLOCK_SIZE,
     metadata: dict[str, str] | None = None,
+    md5_max_size: int | None = MD5_MAX_SIZE,
 ) -> None:
-    """Store ``size`` bytes of ``stream`` (at its start) as the blob; see the module doc."""
+    """Store ``size`` bytes of ``stream`` (at its start) as the blob; see the module doc.
+
+    Staged uploads of more than ``md5_max_size`` bytes get no ``Content-MD5``
+    (``None``: every staged upload gets one).
+    """
     from azure.core import MatchConditions
 
     concurrency = max(1, int(concurrency or 1))
@@ -149,7 +159,8 @@ def upload_stream(
             timeout=timeout,
         )
         return
-    digest = hashlib.md5(usedforsecurity=False)
+    hashed = md5_max_size is None or size <= md5_max_size
+    digest = hashlib.md5(usedforsecurity=False) if hashed else None
     prefix = uuid.uuid4().hex  # blocks of concurrent uploads to one name never mix
     on_disk = file_on_disk(stream)
     if on_disk is not None:
@@ -161,7 +172,7 @@ def upload_stream(
         ids = _stage_from_stream(
             blob_client, stream, digest, prefix, block_size, concurrency, timeout
         )
-    if content_settings is not None and not content_settings.content_md5:
+    if digest is not None and content_settings is not None and not content_settings.content_md5:
         content_settings.content_md5 = bytearray(digest.digest())
     blob_client.commit_block_list(
         ids, content_settings=content_settings, metadata=metadata, timeout=timeout, **conditions
@@ -203,7 +214,7 @@ def _stage_from_disk(
         pairs = zip(ids, starts, strict=True)
         futures = [pool.submit(stage, block_id, start) for block_id, start in pairs]
         try:
-            for start in range(0, size, HASH_PIECE):
+            for start in range(0, size if digest is not None else 0, HASH_PIECE):
                 if failed.is_set():
                     break
                 digest.update(pread_exactly(fd, min(HASH_PIECE, size - start), offset + start))
@@ -237,7 +248,8 @@ def _stage_from_stream(
                     break
                 if isinstance(block, str):
                     block = block.encode()
-                digest.update(block)
+                if digest is not None:
+                    digest.update(block)
                 block_id = _block_id(prefix, len(ids))
                 ids.append(block_id)
                 if len(running) >= concurrency:
@@ -258,6 +270,7 @@ def _stage_from_stream(
 
 __all__ = [
     "BLOCK_SIZE",
+    "MD5_MAX_SIZE",
     "READ_CHUNK_SIZE",
     "SINGLE_PUT_SIZE",
     "AzureReadFile",

@@ -37,6 +37,7 @@ from storages.backends.azure_storage.browser import AzureBrowserUploads
 from storages.backends.azure_storage.errors import AzureNameTaken, AzureStorageError, azure_errors
 from storages.backends.azure_storage.files import (
     BLOCK_SIZE,
+    MD5_MAX_SIZE,
     READ_CHUNK_SIZE,
     SINGLE_PUT_SIZE,
     AzureStorageFile,
@@ -108,6 +109,8 @@ class AzureStorage(AzureBrowserUploads, AzureUrls, BaseStorage):
             "token_credential": ("AZURE_TOKEN_CREDENTIAL", None),
             "api_version": ("AZURE_API_VERSION", None),
             "client_options": ("AZURE_CLIENT_OPTIONS", {}),
+            # Ours: staged uploads above this get no Content-MD5 (None: all do).
+            "content_md5_max_size": ("AZURE_CONTENT_MD5_MAX_SIZE", MD5_MAX_SIZE),
         }
 
     # --- configuration ---------------------------------------------------
@@ -272,6 +275,7 @@ class AzureStorage(AzureBrowserUploads, AzureUrls, BaseStorage):
                             timeout=self.timeout,
                             single_put_size=int(kwargs["max_single_put_size"]),
                             block_size=int(kwargs["max_block_size"]),
+                            md5_max_size=self._md5_max_size(),
                         )
                     return
                 except AzureStorageError as exc:
@@ -286,6 +290,10 @@ class AzureStorage(AzureBrowserUploads, AzureUrls, BaseStorage):
                     if attempt == BLOCK_LIST_ATTEMPTS - 1:
                         raise
                     time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter
+
+    def _md5_max_size(self) -> int | None:
+        limit = self.content_md5_max_size
+        return None if limit is None else int(limit)
 
     def _save(self, name: str, content: Any) -> str:
         name = clean_name(name)
