@@ -367,6 +367,27 @@ def test_available_name_follows_the_sync_rules(tmp_path):
     assert asyncio.run(replacing.aget_available_name("d/taken.tar.gz")) == "d/taken.tar.gz"
 
 
+def test_a_sync_name_rule_of_a_subclass_holds_and_a_native_one_gets_the_async_loop(tmp_path):
+    class Dated(SafeFileSystemStorage):
+        def get_available_name(self, name, max_length=None):
+            return super().get_available_name("dated-" + name, max_length)
+
+    class Native(Dated):
+        asked: list[str] = []
+
+        async def _aexists(self, name):
+            self.asked.append(name)
+            return await super()._aexists(name)
+
+        async def aget_available_name(self, name, max_length=None):
+            return await super().aget_available_name(name.upper(), max_length)
+
+    assert asyncio.run(Dated(location=tmp_path).asave("a.txt", b"x")) == "dated-a.txt"
+    native = Native(location=tmp_path)
+    assert asyncio.run(native.asave("a.txt", b"y")) == "A.TXT"  # not the sync rule's name
+    assert Native.asked == ["A.TXT"]  # the loop awaited the native existence check
+
+
 # Cancellation -----------------------------------------------------------------------------
 
 

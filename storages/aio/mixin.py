@@ -89,12 +89,12 @@ class AsyncStorageMixin:
     async def aget_available_name(self, name: str, max_length: int | None = None) -> str:
         """The name ``asave`` stores under, by the sync rules, awaiting ``aexists``.
 
-        A storage whose ``get_available_name`` (or ``is_name_available``) has
-        rules of its own gets them exactly: that method runs in a thread.
+        A storage whose nearest override is a sync ``get_available_name`` (or
+        ``is_name_available``) with rules of its own gets them exactly: that
+        method runs in a thread. A native ``aget_available_name`` that calls
+        ``super()`` gets the generic loop below.
         """
-        if _overridden(type(self), "get_available_name") or _overridden(
-            type(self), "is_name_available"
-        ):
+        if _sync_name_rules(type(self)):
             return await self._run_sync(self.get_available_name, name, max_length)
         if self._save_replaces():
             return self.get_available_name(name, max_length)  # the replace rule makes no request
@@ -235,9 +235,20 @@ GENERIC_NAME_RULES = frozenset(
 )
 
 
-def _overridden(storage_cls: type, method: str) -> bool:
-    """Whether ``method`` comes from a class other than Django's and our generic bases."""
+def _sync_name_rules(storage_cls: type) -> bool:
+    """Whether the nearest name rules in ``storage_cls``'s MRO are a sync override of ours.
+
+    Django's and our generic classes, and any class with an async
+    ``aget_available_name`` of its own (a native backend), end the search.
+    """
     for klass in storage_cls.__mro__:
-        if method in vars(klass):
-            return f"{klass.__module__}.{klass.__qualname__}" not in GENERIC_NAME_RULES
+        if klass is AsyncStorageMixin or f"{klass.__module__}.{klass.__qualname__}" in (
+            GENERIC_NAME_RULES
+        ):
+            return False
+        defined = vars(klass)
+        if "aget_available_name" in defined:
+            return False
+        if "get_available_name" in defined or "is_name_available" in defined:
+            return True
     return False
