@@ -20,14 +20,25 @@ from tests.servers.s3 import S3Server, start_seaweedfs_with_bucket
 BUCKET = "example"
 
 
-def start(data_dir: str | None = None) -> tuple[S3Server, dict[str, str]]:
-    """Start the server; return it and the environment that points the project at it."""
+#: Pages that may upload straight to the bucket: ``manage.py runserver``'s default address.
+SITE_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000")
+
+
+def start(
+    data_dir: str | None = None, origins: tuple[str, ...] = SITE_ORIGINS
+) -> tuple[S3Server, dict[str, str]]:
+    """Start the server; return it and the environment that points the project at it.
+
+    ``origins``: the site addresses whose pages upload to the bucket directly (its CORS).
+    """
     data_dir = data_dir or tempfile.mkdtemp(prefix="storages-demo-s3-")
+
+    def prepare(server: S3Server) -> None:
+        allow_public_static(server, BUCKET)
+        allow_browser_uploads(server, BUCKET, origins)
+
     server = start_seaweedfs_with_bucket(
-        BUCKET,
-        data_dir,
-        secret_key=secrets.token_urlsafe(24),
-        prepare=lambda server: allow_public_static(server, BUCKET),
+        BUCKET, data_dir, secret_key=secrets.token_urlsafe(24), prepare=prepare
     )
     env = {
         "EXAMPLE_S3_ENDPOINT": server.endpoint_url,
@@ -54,3 +65,20 @@ def allow_public_static(server: S3Server, bucket: str) -> None:
     }
     client = boto3.client("s3", **server.boto3_kwargs())
     client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+
+
+def allow_browser_uploads(server: S3Server, bucket: str, origins: tuple[str, ...]) -> None:
+    """The bucket's CORS rule for browser-direct uploads (what ``S3Storage.allow_browser_uploads``
+    writes; set here with boto3 as the project's settings are not loaded yet)."""
+    import boto3
+
+    rule = {
+        "ID": "storages-browser-uploads",
+        "AllowedOrigins": list(origins),
+        "AllowedMethods": ["POST", "PUT"],
+        "AllowedHeaders": ["*"],
+        "ExposeHeaders": ["ETag"],
+        "MaxAgeSeconds": 3600,
+    }
+    client = boto3.client("s3", **server.boto3_kwargs())
+    client.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [rule]})

@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "gallery",
 ]
 MIDDLEWARE = [
+    "exampleproject.request_log.RequestSizeLog",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -89,6 +90,26 @@ if S3_ENDPOINT:
             "OPTIONS": {**S3_OPTIONS, "location": "static"},
         },
     }
+elif os.environ.get("EXAMPLE_AZURE_CONNECTION_STRING"):
+    # Uploads on Azure Blob Storage (an Azurite on 127.0.0.1 in the end-to-end test);
+    # static files stay on local disk, served by runserver.
+    AZURE_OPTIONS = {
+        "connection_string": os.environ["EXAMPLE_AZURE_CONNECTION_STRING"],
+        "azure_container": os.environ.get("EXAMPLE_AZURE_CONTAINER", "example"),
+        "location": "media",
+        "expiration_secs": 3600,
+    }
+    STORAGES = {
+        "default": {
+            "BACKEND": "storages.backends.azure_storage.AzureStorage",
+            "OPTIONS": AZURE_OPTIONS,
+        },
+        "images": {
+            "BACKEND": "storages.backends.azure_storage.AzureStorage",
+            "OPTIONS": AZURE_OPTIONS,
+        },
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 else:
     STORAGES = {
         # Uploads keep their names: a new upload of the same name replaces the old one.
@@ -97,3 +118,6 @@ else:
         "images": {"BACKEND": "storages.backends.image.ImageStorage"},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
     }
+
+# The attachment's largest size (the browser sends it straight to the store).
+DIRECT_UPLOADS_MAX_SIZE = int(os.environ.get("EXAMPLE_MAX_UPLOAD", 64 * 1024 * 1024))

@@ -81,6 +81,17 @@ def missing_parts(rules: FieldRules, token: str) -> dict[str, Any]:
     return {"parts": parts, "part_size": ticket.part_size, "stored": len(lengths) - len(missing)}
 
 
+def check(rules: FieldRules, token: str) -> dict[str, Any]:
+    """Whether the store holds the file, with the declared size (its own answer may be hidden
+    from the page: a store without a CORS rule for the site takes a form POST all the same)."""
+    ticket = Ticket.verify(token, rules)
+    try:
+        stored = rules.get_storage().size(ticket.name) == ticket.size
+    except FileNotFoundError:
+        stored = False
+    return {"stored": stored}
+
+
 def complete(rules: FieldRules, token: str) -> dict[str, Any]:
     """Join the parts (the store checks they are the declared ones)."""
     ticket = Ticket.verify(token, rules)

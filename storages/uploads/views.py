@@ -1,6 +1,6 @@
 """The one endpoint the upload script talks to: start an upload, sign its parts, complete it.
 
-``POST`` with a JSON body ``{"action": "start" | "parts" | "complete", "rules":
+``POST`` with a JSON body ``{"action": "start" | "parts" | "check" | "complete", "rules":
 <the field token from the page>, ...}``; CSRF-protected like any form post
 (the script sends the form's token). Answers JSON; a refusal is HTTP 400
 with ``{"error": <message for the person uploading>}``.
@@ -44,6 +44,8 @@ def direct_upload(request: HttpRequest) -> JsonResponse:
             )
         elif action == "parts":
             answer = service.missing_parts(rules, str(body.get("ticket", "")))
+        elif action == "check":
+            answer = service.check(rules, str(body.get("ticket", "")))
         elif action == "complete":
             answer = service.complete(rules, str(body.get("ticket", "")))
         else:

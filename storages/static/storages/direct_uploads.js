@@ -48,13 +48,18 @@
     });
   }
 
-  // One request to the store, with upload progress; resolves on 2xx.
+  // One request to the store, with upload progress; resolves on 2xx. A failure before any
+  // byte went out ("silent") is what a store without CORS for this site looks like.
   function send(method, url, headers, body, onProgress) {
     return new Promise(function (resolve, reject) {
       var xhr = new XMLHttpRequest();
+      var progressed = false;
       xhr.open(method, url);
       Object.keys(headers || {}).forEach(function (name) { xhr.setRequestHeader(name, headers[name]); });
-      xhr.upload.onprogress = function (event) { onProgress(event.loaded); };
+      xhr.upload.onprogress = function (event) {
+        if (event.loaded > 0) progressed = true;
+        onProgress(event.loaded);
+      };
       xhr.onload = function () {
         if (xhr.status >= 200 && xhr.status < 300) return resolve(xhr);
         var code = (xhr.responseText.match(/<Code>([^<]+)<\/Code>/) || [])[1] || "";
@@ -62,7 +67,9 @@
         reject(Failure("the store refused the file (HTTP " + xhr.status + (code ? " " + code : "") + ")", kind));
       };
       xhr.onerror = xhr.onabort = xhr.ontimeout = function () {
-        reject(Failure("the connection to the store dropped", "network"));
+        var failure = Failure("the connection to the store dropped", "network");
+        failure.silent = !progressed;
+        reject(failure);
       };
       xhr.send(body);
     });
@@ -77,6 +84,27 @@
       if (error.kind !== "network" || attempt >= RETRIES) throw error;
       return pause(attempt).then(function () { return retried(attempt + 1, work); });
     });
+  }
+
+  // The first request to the store. When it fails without an answer, the server is asked
+  // whether the store got it all the same (a store without a CORS rule for this site takes
+  // a form POST but hides its answer); if not, and not a byte went out, twice, the store
+  // cannot be reached from this page: the file then goes with the form, through Django.
+  function firstContact(work, confirm) {
+    function attempt(n) {
+      return work().catch(function (error) {
+        if (error.kind !== "network") throw error;
+        return confirm().then(function (stored) {
+          if (stored) return null;
+          if (error.silent && n >= 1) {
+            throw Failure("the store could not be reached from this page", "unavailable");
+          }
+          if (n >= RETRIES) throw error;
+          return pause(n).then(function () { return attempt(n + 1); });
+        });
+      });
+    }
+    return attempt(0);
   }
 
   function Upload(input, file) {
@@ -132,11 +160,15 @@
 
   Upload.prototype.post = function (plan) {
     var self = this;
-    return retried(0, function () {
+    return firstContact(function () {
       var form = new FormData();
       Object.keys(plan.fields).forEach(function (name) { form.append(name, plan.fields[name]); });
       form.append("file", self.file);
       return send("POST", plan.url, {}, form, function (loaded) { self.tick("post", loaded); });
+    }, function () {
+      return ask(self.input, { action: "check", ticket: plan.ticket }).then(function (answer) {
+        return answer.stored;
+      });
     });
   };
 
@@ -148,17 +180,28 @@
       var all = Math.max(1, Math.ceil(self.file.size / size));
       for (var n = 1; n <= all; n++) self.sent[n] = Math.min(size, self.file.size - (n - 1) * size);
       queue.forEach(function (part) { self.sent[part.n] = 0; });
+      function sendPart(part, attempts) {
+        var body = self.file.slice((part.n - 1) * size, part.n * size);
+        return attempts(function () {
+          return send(part.method, part.url, part.headers, body, function (loaded) { self.tick(part.n, loaded); });
+        }, function () {
+          return ask(self.input, { action: "parts", ticket: plan.ticket }).then(function (again) {
+            return !again.parts.some(function (missing) { return missing.n === part.n; });
+          });
+        });
+      }
       function worker() {
         var part = queue.shift();
         if (!part) return Promise.resolve();
-        var body = self.file.slice((part.n - 1) * size, part.n * size);
-        return retried(0, function () {
-          return send(part.method, part.url, part.headers, body, function (loaded) { self.tick(part.n, loaded); });
-        }).then(worker);
+        return sendPart(part, function (work) { return retried(0, work); }).then(worker);
       }
-      var workers = [];
-      for (var i = 0; i < PARALLEL_PARTS; i++) workers.push(worker());
-      return Promise.all(workers);
+      // One part alone first (the store is reachable), then several at a time.
+      var first = queue.length ? sendPart(queue.shift(), firstContact) : Promise.resolve();
+      return first.then(function () {
+        var workers = [];
+        for (var i = 0; i < PARALLEL_PARTS; i++) workers.push(worker());
+        return Promise.all(workers);
+      });
     });
   };
 
