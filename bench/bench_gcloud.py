@@ -367,8 +367,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--urls", type=int, default=2000)
     parser.add_argument("--files", type=int, default=2000, help="collectstatic files in all")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--only",
+        default="",
+        help=f"comma-separated workloads (of {','.join(WORKLOADS)}) to run alone, without "
+        "collectstatic; prints their table and never writes the page",
+    )
     parser.add_argument("--no-write", action="store_true", help="print, do not write the page")
     args = parser.parse_args(argv)
+    only = [w for w in args.only.split(",") if w]
+    if set(only) - set(WORKLOADS):
+        parser.error(f"--only takes workloads of {','.join(WORKLOADS)}")
     env = no_metadata_server_environment()
     os.environ.update(env)
     server = start_fake_gcs()
@@ -387,8 +396,10 @@ def main(argv: list[str] | None = None) -> None:
                 for _ in range(args.mib):
                     handle.write(os.urandom(MIB))
             tree = os.path.join(scratch, "tree")
-            total_files = make_tree(Path(tree), args.files, admin_file_count())
-            total_files += admin_file_count()
+            total_files = 0
+            if not only:
+                total_files = make_tree(Path(tree), args.files, admin_file_count())
+                total_files += admin_file_count()
             for round_index in range(args.rounds):
                 loads.append(os.getloadavg()[0])
                 order = CONTENDERS[round_index % 3 :] + CONTENDERS[: round_index % 3]
@@ -400,7 +411,7 @@ def main(argv: list[str] | None = None) -> None:
                         "location": f"b-{uuid.uuid4().hex[:8]}",
                         "key_path": key_path,
                     }
-                    for workload in WORKLOADS:
+                    for workload in only or WORKLOADS:
                         function, extra = _workload_args(workload, args, big)
                         figures = measure(
                             python(contender), "bench_gcloud", function, env=env, **reach, **extra
@@ -412,7 +423,7 @@ def main(argv: list[str] | None = None) -> None:
                             flush=True,
                         )
                 pair = [OURS, THEIRS] if round_index % 2 == 0 else [THEIRS, OURS]
-                for variant in VARIANTS:
+                for variant in [] if only else VARIANTS:
                     for contender in pair:
                         reach = {
                             "contender": contender,
@@ -436,11 +447,74 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         server.process.stop()
     loads.append(os.getloadavg()[0])
+    if only:
+        print(partial_report(results, args, only, loads))
+        return
     body = report(results, args, total_files, loads, time.perf_counter() - started)
     print(body)
     if not args.no_write:
         page = write_results_page("gcloud", "Google Cloud Storage (fake-gcs-server)", body)
         print(f"wrote {page}")
+
+
+def _table_rows(results: dict, args: argparse.Namespace, workloads: list[str]) -> list[list]:
+    rows = []
+    for workload in workloads:
+        for contender in CONTENDERS:
+            runs = results.get((workload, contender))
+            if not runs:
+                continue
+            seconds = _median(r["seconds"] for r in runs)
+            if workload.startswith("url"):
+                per_call = _median(r["extra"]["per_call_us"] for r in runs)
+                figure = f"{per_call:.1f} us/url"
+            elif workload == "small_saves":
+                figure = f"{args.small / seconds:.0f} files/s"
+            else:
+                figure = f"{args.mib / seconds:.0f} MiB/s"
+            requests = _requests(runs)
+            small = workload == "small_saves"
+            requests_cell = f"{requests:.2f}/file" if small else f"{requests:.0f}"
+            spread = f"{min(r['seconds'] for r in runs):.3f}-{max(r['seconds'] for r in runs):.3f}"
+            rows.append(
+                [
+                    LABELS[workload],
+                    contender,
+                    f"{seconds:.3f}",
+                    spread,
+                    figure,
+                    f"{_median(r['extra_rss_mib'] for r in runs):.1f}",
+                    requests_cell,
+                ]
+            )
+    return rows
+
+
+def partial_report(
+    results: dict, args: argparse.Namespace, workloads: list[str], loads: list[float]
+) -> str:
+    """The table of an ``--only`` run, with per-round ratios of ours to the others."""
+    from bench.common import rst_table
+
+    headers = ["workload", "contender", "seconds", "min-max", "rate", "extra RSS (MiB)"]
+    table = rst_table([*headers, "requests"], _table_rows(results, args, workloads))
+    lines = []
+    for workload in workloads:
+        ours = [r["seconds"] for r in results.get((workload, OURS), [])]
+        for other in (SDK, THEIRS):
+            theirs = [r["seconds"] for r in results.get((workload, other), [])]
+            if ours and theirs:
+                per_round = ", ".join(f"{t / o:.2f}x" for o, t in zip(ours, theirs, strict=False))
+                lines.append(
+                    f"* {LABELS[workload]}: {_median(theirs) / _median(ours):.2f}x {other}'s "
+                    f"speed (ratio of the medians; per round: {per_round})"
+                )
+    load_text = ", ".join(f"{value:.2f}" for value in loads)
+    return (
+        f"``.venv/bin/python -m bench.bench_gcloud --mib {args.mib} --rounds {args.rounds} "
+        f"--only {','.join(workloads)}``; 1-minute load average {load_text} at the start of "
+        "each round and the end.\n\n" + table + "\n" + "\n".join(lines) + "\n"
+    )
 
 
 def _median(values) -> float:

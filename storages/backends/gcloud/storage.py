@@ -53,7 +53,7 @@ MIB = 1024 * 1024
 #: google-cloud-storage sends uploads up to this size in one multipart request.
 MULTIPART_LIMIT = 8 * MIB
 #: The chunk of a resumable upload when ``blob_chunk_size`` is not set.
-DEFAULT_UPLOAD_CHUNK = 8 * MIB
+DEFAULT_UPLOAD_CHUNK = 16 * MIB
 #: GCS wants resumable chunks in multiples of this.
 CHUNK_QUANTUM = 256 * 1024
 DEFAULT_GZIP_CONTENT_TYPES = (
