@@ -33,6 +33,8 @@ from django.core.files.utils import validate_file_name
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
+from storages.backends.s3.aio import S3AsyncMixin
+from storages.backends.s3.browser import S3BrowserUploads
 from storages.backends.s3.direct import DirectPut
 from storages.backends.s3.errors import S3PreconditionFailed, S3StorageError, s3_errors
 from storages.backends.s3.files import (
@@ -77,7 +79,7 @@ _pending = threading.local()
 
 
 @deconstructible(path="storages.backends.s3.S3Storage")
-class S3Storage(S3Urls, BaseStorage):
+class S3Storage(S3BrowserUploads, S3AsyncMixin, S3Urls, BaseStorage):
     """Files as objects in an S3 bucket."""
 
     secret_options: ClassVar[tuple[str, ...]] = (
@@ -96,6 +98,7 @@ class S3Storage(S3Urls, BaseStorage):
         "_direct",
         "_unsigned",
         "_bucket",
+        "_aio",  # the async transport (S3AsyncMixin)
     )
 
     @classmethod
