@@ -2,7 +2,8 @@
 
 Each store of the test (a ``STORAGES`` alias set by its fixture) is served by
 ``aserve`` three ways: plainly (``/<alias>/``), with signed links
-(``/<alias>-signed/``) and handed off to nginx (``/<alias>-accel/``).
+(``/<alias>-signed/``) and handed off to nginx (``/<alias>-accel/``); the
+local disk also to Apache (``/local-sendfile/``).
 ``broken`` is a store that fails whatever it is asked, to show which requests
 never reach a store.
 """
@@ -24,3 +25,4 @@ urlpatterns = [
         aserve_url(f"{alias}-accel/", storage=alias, handoff="x-accel-redirect"),
     )
 ]
+urlpatterns.append(aserve_url("local-sendfile/", storage="local", handoff="x-sendfile"))

@@ -16,6 +16,7 @@ import http.client
 import socket
 import threading
 import time
+import tracemalloc
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -123,6 +124,7 @@ def stores(tmp_path_factory, django_db_blocker, seaweedfs_server, seaweedfs_buck
         finally:
             storages["db"].drop_table()
             storages["s3"].delete("big.bin")
+            storages["s3"].connection.close()  # idle keep-alive connections slow weed's stop
 
 
 @pytest.fixture(scope="module")
@@ -289,12 +291,15 @@ def test_refused_requests_never_reach_the_store(server):
         assert fetch(server, f"/broken-signed/{name}")[0] in (400, 404), name
 
 
-def test_handoff_sends_no_body(server):
+def test_handoff_sends_no_body(server, stores):
     status, headers, data = fetch(server, "/db-accel/dir/a%20b.txt")
     assert (status, data) == (200, b"")
     assert headers["X-Accel-Redirect"] == "dir/a%20b.txt"
     assert headers["Content-Type"].startswith("text/plain")
     assert fetch(server, "/db-accel/missing")[0] == 404
+    status, headers, data = fetch(server, "/local-sendfile/dir/data.bin")
+    assert (status, data) == (200, b"")
+    assert headers["X-Sendfile"] == storages["local"].path("dir/data.bin")
 
 
 def test_sync_only_storage_runs_off_the_loop(server):
@@ -358,7 +363,26 @@ def test_loop_keeps_serving_while_a_big_file_streams(server):
     assert outcome["sha"] == hashlib.sha256(big_content()).hexdigest()
     assert len(answered) >= 3, "small requests waited for the big body instead of being answered"
     assert max(answered) < 0.5, answered
-    assert max(lags) < 0.1, sorted(lags)[-5:]
+    assert max(lags) < 0.2, sorted(lags)[-5:]
+
+
+def test_big_download_holds_one_chunk_not_the_file(server):
+    """Serving 64 MiB from S3 allocates a few chunks at a time (server and client share this
+    process, so tracemalloc sees both)."""
+    tracemalloc.start()
+    try:
+        connection = http.client.HTTPConnection(server.address, timeout=60)
+        connection.request("GET", "/s3/big.bin")
+        response = connection.getresponse()
+        received = 0
+        while chunk := response.read(256 * 1024):
+            received += len(chunk)
+        connection.close()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (response.status, received) == (200, BIG)
+    assert peak < 16 * 1024 * 1024, f"{peak / 2**20:.1f} MiB at the peak"
 
 
 def test_client_gone_mid_body_closes_the_stored_file(server, stores):
