@@ -101,6 +101,21 @@ def test_200_saves_never_run_more_threads_than_the_setting_and_leave_the_loop_fr
     assert len(os.listdir(tmp_path / "many")) == 200
 
 
+def test_a_forked_child_gets_a_pool_of_its_own():
+    asyncio.run(run_sync(int))  # the parent's pool has threads now
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if its call ran
+        try:
+            code = 0 if asyncio.run(asyncio.wait_for(run_sync(int, "7"), TIMEOUT)) == 7 else 1
+        except BaseException:
+            code = 2
+        os._exit(code)
+    deadline = time.monotonic() + TIMEOUT
+    while (waited := os.waitpid(pid, os.WNOHANG)) == (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.01)  # no event tells a parent its child ended; bounded
+    assert waited[0] == pid and os.waitstatus_to_exitcode(waited[1]) == 0
+
+
 def test_run_sync_copies_the_context_and_passes_results_and_errors():
     variable = contextvars.ContextVar("variable", default="unset")
 

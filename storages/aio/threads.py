@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -66,6 +67,17 @@ def executor() -> ThreadPoolExecutor:
             if previous is not None:
                 previous.shutdown(wait=False)  # its running calls finish; no new ones start
         return _pool
+
+
+def _forget_pool_after_fork() -> None:
+    # A forked child (a preloading server's worker) has none of the parent's
+    # threads: a pool copied from the parent would queue work no thread runs.
+    global _pool, _pool_size, _lock
+    _pool, _pool_size, _lock = None, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 async def run_sync(func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
