@@ -271,9 +271,9 @@ class Store:
                     if not autorename:
                         raise ApiFailure(conflict("folder"))
                     display = self._free_name(display)
-                elif mode_tag == "overwrite":
-                    display = existing.display
-                elif mode_tag == "update" and existing.rev == mode.get("update"):
+                elif mode_tag == "overwrite" or (
+                    mode_tag == "update" and existing.rev == mode.get("update")
+                ):
                     display = existing.display
                 elif (
                     mode_tag == "add"

@@ -16,6 +16,7 @@ tests point it at a bundle of the machine's CAs plus ours
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import secrets
@@ -53,6 +54,7 @@ def point_sdk_at(port: int) -> None:
 
 
 _reservation = reserve_port()
+atexit.register(_reservation.close)
 PORT = _reservation.getsockname()[1]
 _sdk_imported_first = "dropbox" in sys.modules
 if not _sdk_imported_first:
