@@ -394,3 +394,18 @@ def test_client_gone_mid_body_closes_the_stored_file(server, stores):
         assert sock.recv(65536).startswith(b"HTTP/1.1 200")
     assert RecordingFileSystemStorage.closed.wait(10)
     assert fetch(server, "/disk/dir/data.bin")[::2] == (200, PAYLOAD)
+
+
+def test_url_helper_checks_its_options():
+    from storages.views import aserve, aserve_url
+
+    pattern = aserve_url("media/", storage="db", url_name="media")
+    assert (pattern.callback, pattern.default_args, pattern.name) == (
+        aserve,
+        {"storage": "db"},
+        "media",
+    )
+    with pytest.raises(TypeError, match="aserve\\(\\) has no option 'stroage'"):
+        aserve_url("x/", stroage="default")
+    with pytest.raises(ValueError, match="handoff"):
+        aserve_url("x/", handoff="x-magic")
