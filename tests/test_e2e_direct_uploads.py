@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -36,6 +37,12 @@ MIB = 1024 * 1024
 BIG = 25 * MIB
 LIMIT = 30 * MIB
 MAX_DJANGO_BODY = 64 * 1024
+#: The database and the admin user (static files stay on disk, served by runserver).
+SET_UP = (
+    "from django.core.management import call_command; call_command('migrate', verbosity=0); "
+    "from django.contrib.auth import get_user_model; "
+    f"get_user_model().objects.create_superuser('admin', 'admin@example.invalid', {PASSWORD!r})"
+)
 
 
 class DroppingProxy:
@@ -124,7 +131,29 @@ class DroppingProxy:
                 sent += len(take)
 
 
-def run_site(tmp_path_factory, kind: str):
+@pytest.fixture(scope="module")
+def database(tmp_path_factory):
+    """The example's SQLite database, migrated, with the admin user: made once, copied per site."""
+    var = tmp_path_factory.mktemp("direct-database")
+    env = {
+        **os.environ,
+        "EXAMPLE_VAR_DIR": str(var),
+        "DJANGO_SETTINGS_MODULE": "exampleproject.settings",
+    }
+    for name in [name for name in env if name.startswith(("EXAMPLE_S3_", "EXAMPLE_AZURE_"))]:
+        del env[name]
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", SET_UP],
+        cwd=EXAMPLE,
+        env=env,
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
+    return var / "db.sqlite3"
+
+
+def run_site(tmp_path_factory, kind: str, database: Path):
     """The example project under runserver, its uploads on ``kind`` behind a DroppingProxy."""
     sys.path.insert(0, str(EXAMPLE))
     import embedded_s3
@@ -134,8 +163,8 @@ def run_site(tmp_path_factory, kind: str):
     var = tmp_path_factory.mktemp(f"direct-{kind}-var")
     env = {**os.environ, "EXAMPLE_VAR_DIR": str(var), "EXAMPLE_DEBUG": "1"}
     env.update(DJANGO_SETTINGS_MODULE="exampleproject.settings", EXAMPLE_MAX_UPLOAD=str(LIMIT))
-    env.update(DJANGO_SUPERUSER_USERNAME="admin", DJANGO_SUPERUSER_PASSWORD=PASSWORD)
     env["EXAMPLE_REQUEST_LOG"] = str(var / "requests.log")
+    env["EXAMPLE_LOCAL_STATIC"] = "1"
     for name in [name for name in env if name.startswith(("EXAMPLE_S3_", "EXAMPLE_AZURE_"))]:
         del env[name]
     if kind == "s3":
@@ -156,28 +185,22 @@ def run_site(tmp_path_factory, kind: str):
         connection = server.connection_string().replace(f":{server.port}/", f":{proxy.port}/")
         env.update(EXAMPLE_AZURE_CONNECTION_STRING=connection, EXAMPLE_AZURE_CONTAINER="example")
 
-    def manage(*args: str) -> None:
-        subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=EXAMPLE,
-            env=env,
-            check=True,
-            timeout=300,
-            capture_output=True,
-        )
-
     web = ServerProcess(
         f"example-runserver-{kind}",
-        [sys.executable, "manage.py", "runserver", f"{LOOPBACK}:{port}", "--noreload"],
+        [
+            sys.executable,
+            "manage.py",
+            "runserver",
+            f"{LOOPBACK}:{port}",
+            "--noreload",
+            "--skip-checks",
+        ],
         ready=lambda: port_answers(port),
         env=env,
         cwd=EXAMPLE,
     )
     try:
-        manage("migrate", "--noinput")
-        manage("createsuperuser", "--noinput", "--email", "admin@example.invalid")
-        if kind == "s3":
-            manage("collectstatic", "--noinput")
+        shutil.copyfile(database, var / "db.sqlite3")
         web.start()
         yield {"url": origin, "kind": kind, "server": server, "proxy": proxy, "var": var}
     finally:
@@ -187,8 +210,8 @@ def run_site(tmp_path_factory, kind: str):
 
 
 @pytest.fixture(scope="module", params=["s3", "azure"])
-def site(request, tmp_path_factory):
-    yield from run_site(tmp_path_factory, request.param)
+def site(request, tmp_path_factory, database):
+    yield from run_site(tmp_path_factory, request.param, database)
 
 
 def stored_bytes(site, name: str) -> bytes:

@@ -119,5 +119,9 @@ else:
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
     }
 
+if os.environ.get("EXAMPLE_LOCAL_STATIC") == "1":
+    # Static files from the apps' directories, served by runserver (no collectstatic).
+    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+
 # The attachment's largest size (the browser sends it straight to the store).
 DIRECT_UPLOADS_MAX_SIZE = int(os.environ.get("EXAMPLE_MAX_UPLOAD", 64 * 1024 * 1024))
