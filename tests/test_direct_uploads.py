@@ -334,3 +334,31 @@ def test_storage_abandoned_lists_then_deletes(store, client):
     assert not default_storage.exists(never_submitted["name"])
     assert default_storage.exists(kept["name"]) and default_storage.exists("tests/plain-file.txt")
     assert "0 abandoned uploads" in run("--older-than", "0")
+
+
+def test_check_tells_whether_the_store_has_the_file(store, client):
+    """What the script asks when the store's answer is hidden from the page (no CORS)."""
+    rules = rules_of(UploadForm)
+    status, plan = ask(client, rules, action="start", name="a.txt", size=5, type="text/plain")
+    assert ask(client, rules, action="check", ticket=plan["ticket"]) == (200, {"stored": False})
+    uploads_storage().save(plan["name"], io.BytesIO(b"12345"))  # as the store took it
+    assert ask(client, rules, action="check", ticket=plan["ticket"]) == (200, {"stored": True})
+    status, _answer = ask(client, rules, action="check", ticket=plan["ticket"] + "x")
+    assert status == 403
+
+
+def test_a_storage_that_cannot_sign_gets_a_plain_upload(settings, client, tmp_path):
+    settings.STORAGES = {
+        "uploads": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path)},
+        }
+    }
+    html = str(UploadForm()["document"])
+    assert 'type="file"' in html and "data-storages-upload" not in html
+    status, _answer = ask(
+        client, rules_of(UploadForm), action="start", name="a.txt", size=1, type="text/plain"
+    )
+    assert status == 501  # the script then leaves the file to the form
+    form = UploadForm(files={"document": SimpleUploadedFile("a.txt", b"x", "text/plain")})
+    assert form.is_valid(), form.errors

@@ -63,7 +63,7 @@ class DirectUploadWidget(forms.ClearableFileInput):
                 name,
             )
             return context  # a plain file input
-        if self.rules is not None:
+        if self.rules is not None and service.supports_browser_uploads(self.rules.get_storage()):
             widget["attrs"]["data-storages-upload"] = endpoint
             widget["attrs"]["data-storages-rules"] = self.rules.sign()
             widget["attrs"]["data-storages-ticket"] = self.ticket_name(name)

@@ -31,6 +31,10 @@ class Refused(ValueError):
     """An upload the rules do not allow (the message is for the person uploading)."""
 
 
+class Unsupported(Refused):
+    """The storage cannot sign browser uploads (the page then sends the file through Django)."""
+
+
 def supports_browser_uploads(storage: Any) -> bool:
     return callable(getattr(storage, "browser_upload_start", None))
 
@@ -50,7 +54,7 @@ def start(rules: FieldRules, filename: str, size: Any, content_type: str) -> dic
         raise Refused(f"files of type {content_type!r} are not allowed here")
     storage = rules.get_storage()
     if not supports_browser_uploads(storage):
-        raise Refused("this storage takes no direct uploads")
+        raise Unsupported("this storage takes no direct uploads")
     name = storage.generate_filename(upload_name(rules.upload_to, filename, rules.max_length))
     plan = storage.browser_upload_start(
         name, size=size, content_type=content_type, expire=ticket_lifetime()

@@ -52,6 +52,8 @@ def direct_upload(request: HttpRequest) -> JsonResponse:
             return JsonResponse({"error": f"unknown action {action!r}"}, status=400)
     except InvalidToken as exc:
         return JsonResponse({"error": str(exc)}, status=403)
+    except service.Unsupported as exc:
+        return JsonResponse({"error": str(exc)}, status=501)
     except service.Refused as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     except OSError:
