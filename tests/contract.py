@@ -272,6 +272,8 @@ class AsyncContract:
                     raise RuntimeError("changed my mind")
             assert not await storage.aexists("abandoned.txt")
 
+            # The threaded default deletes a cancelled save's file only when it does not replace.
+            assert storage._save_replaces() is self.overwrites
             started, proceed = asyncio.Event(), threading.Event()
             content = GatedContent(
                 self.sample(b"cancelled"), asyncio.get_running_loop(), started, proceed

@@ -28,7 +28,13 @@ from storages.aio.threads import run_sync
 T = TypeVar("T")
 
 #: Attributes by which our backends (and Django's) say a save replaces a file of the same name.
-OVERWRITE_ATTRIBUTES = ("file_overwrite", "overwrite_files", "_overwrite", "_allow_overwrite")
+OVERWRITE_ATTRIBUTES = (
+    "file_overwrite",
+    "overwrite_files",
+    "_overwrite",
+    "_overwrites",
+    "_allow_overwrite",
+)
 
 
 class AsyncStorageMixin:
