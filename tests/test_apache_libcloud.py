@@ -36,6 +36,11 @@ S3_TYPE = "libcloud.storage.types.Provider.S3"
 LOCAL_TYPE = "libcloud.storage.types.Provider.LOCAL"
 MIB = 1024 * 1024
 
+# Libcloud 3.9's own signer still calls datetime.utcnow() (deprecated on Python 3.12+).
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:datetime.datetime.utcnow:DeprecationWarning:libcloud"
+)
+
 
 def s3_entry(server, bucket: str, **extra) -> dict:
     """A LIBCLOUD_PROVIDERS entry for Libcloud's S3 driver on the SeaweedFS server."""

@@ -378,6 +378,12 @@ class LibCloudStorage(BaseStorage):
                 ):
                     yield key
                 return
+            if _is_local(driver):
+                # It filters the whole container here either way; asked for a prefix,
+                # it also warns on every call.
+                names = (obj.name for obj in driver.iterate_container_objects(self.container))
+                yield from (name for name in names if name.startswith(prefix))
+                return
             for obj in driver.iterate_container_objects(self.container, prefix=prefix):
                 yield obj.name
 
