@@ -405,6 +405,25 @@ def test_a_sync_name_rule_of_a_subclass_holds_and_a_native_one_gets_the_async_lo
     assert Native.asked == ["A.TXT"]  # the loop awaited the native existence check
 
 
+def test_aurl_calls_url_directly_unless_it_needs_io(tmp_path):
+    class Recording(SafeFileSystemStorage):
+        def url(self, name):
+            self.thread = threading.current_thread().name
+            return super().url(name)
+
+    class Remote(Recording):
+        url_needs_io = True
+
+    plain = Recording(location=tmp_path, base_url="/m/")
+    assert asyncio.run(plain.aurl("a b.txt")) == "/m/a%20b.txt"
+    assert plain.thread == threading.current_thread().name  # no thread for a computed URL
+    remote = Remote(location=tmp_path, base_url="/m/")
+    assert asyncio.run(remote.aurl("a b.txt")) == "/m/a%20b.txt"
+    assert remote.thread.startswith("storages-async")
+    with pytest.raises(SuspiciousFileOperation):
+        asyncio.run(plain.aurl("../x"))
+
+
 # Cancellation -----------------------------------------------------------------------------
 
 
