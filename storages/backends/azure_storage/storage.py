@@ -33,6 +33,7 @@ from django.core.files.utils import validate_file_name
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
+from storages.backends.azure_storage.aio import AzureAsyncMixin
 from storages.backends.azure_storage.browser import AzureBrowserUploads
 from storages.backends.azure_storage.errors import AzureNameTaken, AzureStorageError, azure_errors
 from storages.backends.azure_storage.files import (
@@ -67,7 +68,7 @@ CLIENT_DEFAULTS = {
 
 
 @deconstructible(path="storages.backends.azure_storage.AzureStorage")
-class AzureStorage(AzureBrowserUploads, AzureUrls, BaseStorage):
+class AzureStorage(AzureAsyncMixin, AzureBrowserUploads, AzureUrls, BaseStorage):
     """Files as block blobs in an Azure Blob Storage container."""
 
     secret_options: ClassVar[tuple[str, ...]] = (
@@ -83,6 +84,7 @@ class AzureStorage(AzureBrowserUploads, AzureUrls, BaseStorage):
         "_url_base",
         "_user_delegation_key",
         "_signing_key",
+        "_aio_clients",
     )
     overwrite_option: ClassVar[str | None] = "overwrite_files"
 
@@ -146,7 +148,11 @@ class AzureStorage(AzureBrowserUploads, AzureUrls, BaseStorage):
         return options
 
     def _get_service_client(self) -> Any:
-        blob = require("azure.storage.blob", "azure")
+        return self._build_service_client(require("azure.storage.blob", "azure"))
+
+    def _build_service_client(self, blob: Any, token: Any = None) -> Any:
+        """A ``BlobServiceClient`` of the module ``blob`` (sync or ``.aio``), configured
+        from the settings; ``token`` adapts a token credential to that module."""
         if not self.azure_container:
             raise ImproperlyConfigured(
                 f"{type(self).__name__} needs a container: set AZURE_CONTAINER "
@@ -175,7 +181,7 @@ class AzureStorage(AzureBrowserUploads, AzureUrls, BaseStorage):
         elif self.sas_token:
             credential = self.sas_token
         elif self.token_credential:
-            credential = self.token_credential
+            credential = token(self.token_credential) if token else self.token_credential
         return blob.BlobServiceClient(account_url, credential=credential, **self._client_kwargs())
 
     @property

@@ -1,0 +1,353 @@
+"""Azure blobs over ``azure.storage.blob.aio``: ranged async reads, staged async uploads.
+
+Reading: :class:`AzureAsyncReadFile` downloads from the position it reads at
+(one ``download_blob`` per start or seek, its chunks ``max_chunk_get_size``
+each), pinned to the ETag the file found when opened, so a blob replaced while
+it is read is an error, never a mix of two versions.
+
+Writing: :func:`aupload` sends content up to ``single_put_size`` in one
+``Put Blob``, larger content as staged blocks (``concurrency`` in flight)
+committed by one ``Put Block List``, as the sync path does: until that commit
+nothing is under the name, so a failed or cancelled upload leaves nothing.
+The MD5 (for ``Content-MD5``, up to ``md5_max_size`` bytes) is computed in the
+thread pool, block by block, never on the loop.
+
+:class:`Replay` gives content again from its start for a retry under the next
+name: seekable content is read again, one-pass content (async iterables, async
+streams) is kept in a spool (memory up to 4 MiB, then a temporary file) as it
+is read the first time.
+
+:class:`LoopClients` keeps one client per event loop, closed when the loop
+shuts down (``asyncio.run`` and asgiref close async generators at the end: the
+client's closer is one), so no aiohttp session is left unclosed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import codecs
+import contextlib
+import hashlib
+import io
+import tempfile
+import threading
+import uuid
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from storages.aio import AsyncFile, content_chunks, run_sync
+from storages.files import SPOOL_MAX_MEMORY
+from storages.utils import rewindable
+
+BYTES_TYPES = (bytes, bytearray, memoryview)
+
+
+class LoopClients:
+    """One client per running event loop, made by ``make()`` (no I/O) on first use.
+
+    Each client is closed by an async generator started on its loop: the loop
+    closes it at ``shutdown_asyncgens()`` (``asyncio.run``, asgiref,
+    uvicorn), which awaits ``close(client)``; ``aclose()`` closes at once.
+    """
+
+    def __init__(self, make: Callable[[], Any], close: Callable[[Any], Awaitable[None]]):
+        self._make = make
+        self._close = close
+        self._lock = threading.Lock()
+        self._clients: weakref.WeakKeyDictionary[Any, tuple[Any, Any]] = weakref.WeakKeyDictionary()
+
+    async def get(self) -> Any:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            entry = self._clients.get(loop)
+            created = entry is None
+            if entry is None:
+                client = self._make()
+                entry = self._clients[loop] = (client, self._closer(client))
+        if created:
+            await entry[1].__anext__()  # runs to its ``yield``: the loop now knows it
+        return entry[0]
+
+    async def _closer(self, client: Any) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await self._close(client)
+
+    async def aclose(self) -> None:
+        """Close the client of the running loop (a new one is made on next use)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            entry = self._clients.pop(loop, None)
+        if entry is not None:
+            await entry[1].aclose()
+
+
+class Replay:
+    """``content`` from its start, as many times as a save needs (see the module doc)."""
+
+    def __init__(self, content: Any) -> None:
+        self.content = content
+        self._rewindable = isinstance(content, BYTES_TYPES) or (
+            hasattr(content, "chunks") and rewindable(content)
+        )
+        self._spool: Any = None
+        self._passes = 0
+
+    async def chunks(self, chunk_size: int) -> AsyncIterator[bytes]:
+        self._passes += 1
+        if self._rewindable:
+            async for chunk in content_chunks(self.content, chunk_size):
+                yield chunk
+            return
+        if self._passes > 1:
+            if self._spool is None:
+                raise OSError("the content could not be kept for a retry")
+            await run_sync(self._spool.seek, 0)
+            while chunk := await run_sync(self._spool.read, chunk_size):
+                yield chunk
+            return
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_MEMORY)  # noqa: SIM115
+        self._spool = spool
+        async for chunk in content_chunks(self.content, chunk_size):
+            if spool._rolled or spool.tell() + len(chunk) > SPOOL_MAX_MEMORY:
+                await run_sync(spool.write, chunk)
+            else:
+                spool.write(chunk)
+            yield chunk
+
+    async def close(self) -> None:
+        if self._spool is not None:
+            spool, self._spool = self._spool, None
+            await run_sync(spool.close)
+
+
+async def blocks(chunks: AsyncIterator[bytes], block_size: int) -> AsyncIterator[bytes]:
+    """The bytes of ``chunks`` cut into blocks of ``block_size`` (the last one shorter)."""
+    pending = bytearray()
+    async for chunk in chunks:
+        pending += chunk
+        while len(pending) >= block_size:
+            yield bytes(pending[:block_size])
+            del pending[:block_size]
+    if pending:
+        yield bytes(pending)
+
+
+def _block_id(prefix: str, index: int) -> str:
+    return base64.b64encode(f"{prefix}-{index:06d}".encode()).decode()
+
+
+async def aupload(
+    blob_client: Any,
+    replay: Replay,
+    *,
+    content_settings: Any,
+    overwrite: bool,
+    concurrency: int,
+    timeout: Any,
+    single_put_size: int,
+    block_size: int,
+    md5_max_size: int | None,
+) -> dict[str, Any]:
+    """Store the content of ``replay`` as the blob; return the service's answer (its ETag).
+
+    A cancelled or failed upload commits nothing; if the cancellation comes
+    while the final request is on its way, that request is awaited and what it
+    created (create-only uploads) is deleted before the cancellation goes on.
+    """
+    from azure.core import MatchConditions
+
+    stream = blocks(replay.chunks(block_size), block_size)
+    first: list[bytes] = []
+    held = 0
+    async for block in stream:
+        first.append(block)
+        held += len(block)
+        if held > single_put_size:
+            break
+    else:
+        data = b"".join(first)
+        return await _final(
+            blob_client,
+            overwrite,
+            blob_client.upload_blob(
+                data,
+                length=len(data),
+                overwrite=overwrite,
+                content_settings=content_settings,
+                timeout=timeout,
+            ),
+        )
+    digest = hashlib.md5(usedforsecurity=False)
+    hashed = 0
+    prefix = uuid.uuid4().hex  # blocks of concurrent uploads to one name never mix
+    ids: list[str] = []
+    running: set[asyncio.Task[Any]] = set()
+
+    async def queued() -> AsyncIterator[bytes]:
+        for block in first:
+            yield block
+        first.clear()
+        async for block in stream:
+            yield block
+
+    try:
+        async for block in queued():
+            if digest is not None:
+                hashed += len(block)
+                if md5_max_size is not None and hashed > md5_max_size:
+                    digest = None  # too big to hash: no Content-MD5, as the sync path
+                else:
+                    await run_sync(digest.update, block)
+            block_id = _block_id(prefix, len(ids))
+            ids.append(block_id)
+            while len(running) >= max(1, concurrency):
+                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()
+            running.add(
+                asyncio.ensure_future(
+                    blob_client.stage_block(block_id, block, length=len(block), timeout=timeout)
+                )
+            )
+        for task in asyncio.as_completed(list(running)):
+            await task
+    except BaseException:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        raise
+    if digest is not None and content_settings is not None and not content_settings.content_md5:
+        content_settings.content_md5 = bytearray(digest.digest())
+    conditions = {} if overwrite else {"match_condition": MatchConditions.IfMissing}
+    return await _final(
+        blob_client,
+        overwrite,
+        blob_client.commit_block_list(
+            ids, content_settings=content_settings, timeout=timeout, **conditions
+        ),
+    )
+
+
+async def _final(blob_client: Any, overwrite: bool, request: Awaitable[Any]) -> Any:
+    """Await the request that makes the blob; if cancelled meanwhile, undo a create."""
+    task = asyncio.ensure_future(request)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        while not task.done():
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                continue
+            except Exception:
+                break
+        if not task.cancelled() and task.exception() is None and not overwrite:
+            from azure.core import MatchConditions
+
+            answer = task.result() or {}
+            # The cancellation is what the caller hears about, not a failed clean-up.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(
+                    blob_client.delete_blob(
+                        etag=answer.get("etag"), match_condition=MatchConditions.IfNotModified
+                    )
+                )
+        raise
+
+
+class AzureAsyncReadFile(AsyncFile):
+    """A blob open for reading: ranged downloads pinned to its ETag, one chunk in memory.
+
+    ``first`` is the download that opened it (from offset 0).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        mode: str,
+        blob_client: Any,
+        first: Any,
+        errors: Callable[[str], Any],
+        timeout: Any,
+    ) -> None:
+        super().__init__(name, mode)
+        self._client = blob_client
+        self._size = int(first.size or 0)
+        self._etag = first.properties.etag
+        self._errors = errors
+        self._timeout = timeout
+        self._pos = 0
+        self._buffer = b""
+        # The download that opened the file reads from 0 (its first chunk is here).
+        self._chunks: AsyncIterator[bytes] | None = first.chunks()
+        self._decoder = None if "b" in mode else codecs.getincrementaldecoder("utf-8")()
+
+    async def size(self) -> int:
+        return self._size
+
+    def tell(self) -> int:
+        return self._pos
+
+    async def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        position = max(0, base + offset)
+        if position != self._pos:
+            await self._drop()
+            self._pos = position
+        return self._pos
+
+    async def _drop(self) -> None:
+        self._buffer = b""
+        chunks, self._chunks = self._chunks, None
+        if chunks is not None and hasattr(chunks, "aclose"):
+            await chunks.aclose()
+
+    async def _next_chunk(self) -> bytes:
+        from azure.core import MatchConditions
+
+        if self._chunks is None:
+            with self._errors("read"):
+                downloader = await self._client.download_blob(
+                    offset=self._pos,
+                    etag=self._etag,
+                    match_condition=MatchConditions.IfNotModified,
+                    timeout=self._timeout,
+                )
+            self._chunks = downloader.chunks()
+        with self._errors("read"):
+            try:
+                return await self._chunks.__anext__()
+            except StopAsyncIteration:
+                return b""
+
+    async def read(self, n: int = -1) -> bytes | str:
+        if self.closed:
+            raise ValueError(f"I/O operation on closed file {self.name!r}.")
+        wanted = self._size - self._pos if n is None or n < 0 else min(n, self._size - self._pos)
+        parts: list[bytes] = []
+        got = 0
+        while got < wanted:
+            if not self._buffer:
+                self._buffer = await self._next_chunk()
+                if not self._buffer:
+                    break
+            piece = self._buffer[: wanted - got]
+            self._buffer = self._buffer[len(piece) :]
+            parts.append(piece)
+            got += len(piece)
+        self._pos += got
+        data = b"".join(parts)
+        if self._decoder is None:
+            return data
+        return self._decoder.decode(data, final=self._pos >= self._size)
+
+    async def close(self) -> None:
+        await self._drop()
+        self.closed = True
+
+
+__all__ = ["AzureAsyncReadFile", "LoopClients", "Replay", "aupload", "blocks"]
