@@ -362,3 +362,22 @@ def test_a_storage_that_cannot_sign_gets_a_plain_upload(settings, client, tmp_pa
     assert status == 501  # the script then leaves the file to the form
     form = UploadForm(files={"document": SimpleUploadedFile("a.txt", b"x", "text/plain")})
     assert form.is_valid(), form.errors
+
+
+def test_s3_uploads_get_the_storages_object_parameters(settings, seaweed_options, client):
+    object_parameters = {"CacheControl": "max-age=60", "Metadata": {"owner": "alice"}}
+    settings.STORAGES = {
+        "uploads": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {**seaweed_options, "object_parameters": object_parameters},
+        }
+    }
+    storage = uploads_storage()
+    for data in (b"small", b"L" * (9 * MIB)):
+        plan = browser_upload(client, rules_of(UploadForm), "a.txt", data)
+        assert plan.get("store_status", 204) == 204 and plan.get("complete", (200,))[0] == 200
+        head = storage.connection.head_object(
+            Bucket=storage.bucket_name, Key=storage._key(plan["name"])
+        )
+        assert head["CacheControl"] == "max-age=60" and head["Metadata"] == {"owner": "alice"}
+        assert head["ContentType"] == "text/plain" and head["ContentLength"] == len(data)

@@ -40,6 +40,36 @@ def part_lengths(size: int, part_size: int) -> dict[int, int]:
     return {n: min(part_size, size - (n - 1) * part_size) for n in range(1, count + 1)}
 
 
+#: Upload parameters a POST form takes as fields (what save() would send as headers).
+POST_FIELDS = {
+    "ContentType": "Content-Type",
+    "CacheControl": "Cache-Control",
+    "ContentDisposition": "Content-Disposition",
+    "ContentEncoding": "Content-Encoding",
+    "ContentLanguage": "Content-Language",
+    "StorageClass": "x-amz-storage-class",
+    "ServerSideEncryption": "x-amz-server-side-encryption",
+    "SSEKMSKeyId": "x-amz-server-side-encryption-aws-kms-key-id",
+    "Tagging": "tagging",
+}
+
+
+def post_fields(params: dict[str, Any]) -> dict[str, str] | None:
+    """The POST form fields for these upload parameters; None if one has no field (then
+    the file goes as a multipart upload, which takes every parameter)."""
+    fields: dict[str, str] = {}
+    for parameter, value in params.items():
+        if parameter == "ACL":
+            continue  # presigned_post adds the storage's default_acl itself
+        if parameter == "Metadata" and isinstance(value, dict):
+            fields.update({f"x-amz-meta-{key}": str(text) for key, text in value.items()})
+        elif parameter in POST_FIELDS and isinstance(value, str):
+            fields[POST_FIELDS[parameter]] = value
+        else:
+            return None
+    return fields
+
+
 class S3BrowserUploads:
     """The browser-upload methods of :class:`~storages.backends.s3.S3Storage`."""
 
@@ -55,17 +85,19 @@ class S3BrowserUploads:
         field's limit): the bucket refuses a larger file either way.
         """
         key = self._key(name)
-        if size <= self.browser_single_limit:
-            form = self.presigned_post(
-                name,
-                expire=expire,
-                max_size=size,
-                fields={"Content-Type": content_type},
-                conditions=[{"Content-Type": content_type}],
-            )
-            return {"protocol": "post", "url": form["url"], "fields": form["fields"]}
         params = self._upload_parameters(name)
         params["ContentType"] = content_type
+        if size <= self.browser_single_limit:
+            fields = post_fields(params)
+            if fields is not None:
+                form = self.presigned_post(
+                    name,
+                    expire=expire,
+                    max_size=size,
+                    fields=fields,
+                    conditions=[{field: value} for field, value in fields.items()],
+                )
+                return {"protocol": "post", "url": form["url"], "fields": form["fields"]}
         with self._errors(key, "start a browser upload of"):
             answer = self.connection.create_multipart_upload(
                 Bucket=self.bucket_name, Key=key, **params

@@ -135,10 +135,10 @@
     this.show(Math.min(100, Math.floor((100 * total) / size)) + " %");
   };
 
-  Upload.prototype.run = function () {
+  Upload.prototype.run = function (fresh) {
     var self = this;
     var saved = null;
-    try { saved = JSON.parse(window.localStorage.getItem(self.stateKey) || "null"); } catch (e) { saved = null; }
+    try { saved = fresh ? null : JSON.parse(window.localStorage.getItem(self.stateKey) || "null"); } catch (e) { saved = null; }
     var started = saved ? Promise.resolve(saved) : ask(self.input, {
       action: "start", name: self.file.name, size: self.file.size, type: self.file.type
     });
@@ -148,8 +148,10 @@
       return self.parts(plan).then(function () {
         return ask(self.input, { action: "complete", ticket: plan.ticket });
       }).then(function () { return plan; }, function (error) {
-        // An expired or foreign ticket cannot resume: forget it.
-        if (error.kind === "refused") window.localStorage.removeItem(self.stateKey);
+        if (error.kind !== "refused") throw error;
+        // An expired or foreign ticket cannot resume: forget it, and start over once.
+        window.localStorage.removeItem(self.stateKey);
+        if (saved) return self.run(true);
         throw error;
       });
     }).then(function (plan) {
