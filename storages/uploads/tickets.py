@@ -72,8 +72,10 @@ class FieldRules:
             raise InvalidToken("the form is too old: reload the page") from exc
         except signing.BadSignature as exc:
             raise InvalidToken("the form's upload token does not verify") from exc
-        data["content_types"] = tuple(data.get("content_types") or ())
-        return cls(**data)
+        try:
+            return cls(**{**data, "content_types": tuple(data.get("content_types") or ())})
+        except TypeError as exc:  # signed by another version of this code
+            raise InvalidToken("the form's upload token is not one of ours: reload the page") from exc
 
     def get_storage(self) -> Any:
         """The storage these rules upload to."""
@@ -117,7 +119,7 @@ class Ticket:
             raise InvalidToken("the upload's ticket does not verify") from exc
         try:
             ticket = cls(**data)
-        except TypeError as exc:
+        except TypeError as exc:  # signed by another version of this code
             raise InvalidToken("the upload's ticket is not one of ours") from exc
         if rules is not None and ticket.rules != rules.key():
             raise InvalidToken("the upload was made for another field")
