@@ -457,9 +457,9 @@ class TestNamesAndListings:
         assert uploads == []  # aborted, not left to be billed
 
     def test_big_file_in_bounded_memory(self, any_storage):
-        size = 24 * MIB
+        size = 40 * MIB
 
-        class Generated(io.RawIOBase):  # 24 MiB that never exist in memory at once
+        class Generated(io.RawIOBase):  # 40 MiB that never exist in memory at once
             def __init__(self):
                 self.left = size
 
@@ -486,7 +486,9 @@ class TestNamesAndListings:
         finally:
             tracemalloc.stop()
         assert total == size
-        assert peak < 20 * MIB, peak  # S3 parts are 5 MiB, read chunks 1 MiB
+        # Libcloud holds about three 5 MiB copies of the part it sends (19 MiB
+        # measured, whatever the size); reads hold 1 MiB chunks.
+        assert peak < 24 * MIB, peak
 
     def test_local_url_is_under_media_url(self, local_provider):
         storage = LibCloudStorage(providers={"l": local_provider}, provider_name="l")
