@@ -75,7 +75,7 @@ class FieldRules:
         try:
             return cls(**{**data, "content_types": tuple(data.get("content_types") or ())})
         except TypeError as exc:  # signed by another version of this code
-            raise InvalidToken("the form's upload token is not one of ours: reload the page") from exc
+            raise InvalidToken("the form's upload token is not ours: reload the page") from exc
 
     def get_storage(self) -> Any:
         """The storage these rules upload to."""
