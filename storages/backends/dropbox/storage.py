@@ -153,7 +153,8 @@ class DropboxStorage(BaseStorage):
 
     def _path(self, name: str) -> str:
         """The Dropbox path of the file ``name``; unsafe names and the root are refused."""
-        return f"{self._root}/{file_join('', name)}"
+        # "a/" is looked up as "a": Dropbox refuses paths with a trailing slash.
+        return f"{self._root}/{file_join('', name).rstrip('/')}"
 
     def _full_path(self, name: str) -> str:
         """django-storages' helper: the Dropbox path of ``name`` (the root for ``""``)."""
@@ -163,10 +164,6 @@ class DropboxStorage(BaseStorage):
     def _errors(self, path: str, action: str) -> Any:
         secrets = (self.oauth2_access_token, self.app_secret, self.oauth2_refresh_token)
         return dropbox_errors(path, action, secrets)
-
-    def _mode(self) -> Any:
-        files = require("dropbox.files", "dropbox")
-        return files.WriteMode.overwrite if self._overwrites else files.WriteMode.add
 
     # --- reads -------------------------------------------------------------------
 
@@ -195,7 +192,7 @@ class DropboxStorage(BaseStorage):
         return metadata
 
     def _open(self, name: str, mode: str = "rb") -> Any:
-        path = self._path(name)
+        self._path(name)  # unsafe names and the root are refused before anything else
         refuse_partial_update(name, mode)
         if "w" in mode or "x" in mode:
             # "w" replaces, as opening a local file for writing does; "x" only creates.
@@ -205,7 +202,6 @@ class DropboxStorage(BaseStorage):
                 self._upload(clean_name(name), spool, replace=replace, rename=False)
 
             return SpooledWriteFile(name, mode, upload)
-        del path
         return DropboxFile(name, self, mode)
 
     def exists(self, name: str) -> bool:
