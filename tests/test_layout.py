@@ -22,8 +22,9 @@ GROUND_FLOOR = {
     "storages.pool",
     "storages.remote_tree",
     "storages.utils",
-    "storages.views",
 }
+#: Ground-floor packages (``storages.aio.*``, ``storages.views.*``): all their modules too.
+GROUND_PACKAGES = {"aio", "views"}
 #: Backends that are other backends under another name may import them.
 ALIASES = {"s3boto": {"s3"}, "s3boto3": {"s3"}, "sftpstorage": {"sftp"}}
 
@@ -59,9 +60,9 @@ def layer(name: str) -> str:
     """``ground``, ``backend:<name>``, ``collectstatic``, ``transfer`` or ``management``."""
     if name == "storages.apps":  # ready() wires up the checks of every layer
         return "management"
-    if name in GROUND_FLOOR:
-        return "ground"
     parts = name.split(".")
+    if name in GROUND_FLOOR or (len(parts) > 1 and parts[1] in GROUND_PACKAGES):
+        return "ground"
     if parts[1] == "backends":
         return f"backend:{parts[2]}" if len(parts) > 2 else "ground"
     return parts[1]

@@ -111,6 +111,7 @@ class CloudFilesStorage(BaseStorage):
     required_options = ("username", "api_key", "container")
     transient_attributes = ("_authenticator", "_local", "_container_state", "_public_base")
     overwrite_option = "file_overwrite"
+    url_needs_io = True  # url() may authenticate and read the container's headers first
 
     @classmethod
     def get_default_settings(cls) -> dict[str, SettingSpec]:
