@@ -1,9 +1,10 @@
-"""storages.views.aserve under a real ASGI server (uvicorn on 127.0.0.1), on four stores.
+"""storages.views.aserve under a real ASGI server (uvicorn on 127.0.0.1), on five stores.
 
 The stores: local disk through Django's own FileSystemStorage (no async API:
 the view runs its sync methods in the thread pool), local disk through our
 OverwriteStorage (the async API's threaded defaults), DatabaseStorage on
-SQLite through a Django alias, and S3 on SeaweedFS (native async I/O).
+SQLite through a Django alias, S3 on SeaweedFS and Azure on Azurite (native
+async I/O).
 Requests are sent with http.client, so hostile paths reach the server as
 written.
 """
@@ -29,7 +30,7 @@ from storages.views import signed_url
 from tests.asgi_urls import SERVED
 from tests.servers.databases import add_django_database, unique_name
 
-STORES = ["disk", "local", "db", "s3"]
+STORES = ["disk", "local", "db", "s3", "azure"]
 PAYLOAD = bytes(range(256)) * 1200  # 300 KiB: several 64 KiB chunks of the body
 BIG = 64 * 1024 * 1024
 DB_ALIAS = "asgi_files"
@@ -81,7 +82,7 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def stores(tmp_path_factory, django_db_blocker, seaweedfs_server, seaweedfs_bucket):
+def stores(tmp_path_factory, django_db_blocker, seaweedfs_server, seaweedfs_bucket, azurite_server):
     """The STORAGES of the served app, each holding FILES (and S3 a 64 MiB file)."""
     root = tmp_path_factory.mktemp("asgi")
     s3_options = seaweedfs_server.storage_options(seaweedfs_bucket)
@@ -100,6 +101,13 @@ def stores(tmp_path_factory, django_db_blocker, seaweedfs_server, seaweedfs_buck
         },
         "db": {"BACKEND": "storages.backends.database.DatabaseStorage", "OPTIONS": db_options},
         "s3": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": s3_options},
+        "azure": {
+            "BACKEND": "storages.backends.azure_storage.AzureStorage",
+            "OPTIONS": {
+                "connection_string": azurite_server.connection_string(),
+                "azure_container": azurite_server.create_container(),
+            },
+        },
         # Fails whatever it is asked (its table does not exist).
         "broken": {
             "BACKEND": "storages.backends.database.DatabaseStorage",
