@@ -35,6 +35,7 @@ from django.core.files.utils import validate_file_name
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
+from storages.backends.gcloud.browser import GoogleCloudBrowserUploads
 from storages.backends.gcloud.errors import GCSNotFound, GCSPreconditionFailed, gcs_errors
 from storages.backends.gcloud.files import (
     READ_CHUNK_SIZE,
@@ -100,12 +101,17 @@ def _widen_pool(client: Any) -> None:
 
 
 @deconstructible(path="storages.backends.gcloud.GoogleCloudStorage")
-class GoogleCloudStorage(GoogleCloudUrls, BaseStorage):
+class GoogleCloudStorage(GoogleCloudBrowserUploads, GoogleCloudUrls, BaseStorage):
     """Files as objects in a Google Cloud Storage bucket."""
 
     secret_options: ClassVar[tuple[str, ...]] = ("credentials",)
     required_options: ClassVar[tuple[str, ...]] = ("bucket_name",)
-    transient_attributes: ClassVar[tuple[str, ...]] = ("_client", "_bucket", "_credentials")
+    transient_attributes: ClassVar[tuple[str, ...]] = (
+        "_client",
+        "_bucket",
+        "_credentials",
+        "_aio_sessions",
+    )
     overwrite_option: ClassVar[str | None] = "file_overwrite"
 
     @classmethod
