@@ -381,3 +381,34 @@ def test_s3_uploads_get_the_storages_object_parameters(settings, seaweed_options
         )
         assert head["CacheControl"] == "max-age=60" and head["Metadata"] == {"owner": "alice"}
         assert head["ContentType"] == "text/plain" and head["ContentLength"] == len(data)
+
+
+def test_gcs_resumable_session(gcs_server, gcs_bucket, settings, client):
+    settings.STORAGES = {
+        "uploads": {
+            "BACKEND": "storages.backends.gcloud.GoogleCloudStorage",
+            "OPTIONS": gcs_server.storage_options(gcs_bucket),
+        }
+    }
+    rules = rules_of(BinaryForm)
+    data = bytes(range(256)) * (9 * MIB // 256) + b"tail"
+    status, plan = ask(client, rules, action="start", name="big.bin", size=len(data), type="")
+    assert status == 200 and plan["protocol"] == "session" and plan["part_size"] == 8 * MIB
+    assert ask(client, rules, action="parts", ticket=plan["ticket"])[0] == 403  # not parts
+    assert ask(client, rules, action="check", ticket=plan["ticket"])[1] == {"stored": False}
+    offset, step = 0, plan["part_size"]
+    while offset < len(data):  # what the script sends: chunks in order
+        end = min(offset + step, len(data))
+        answer = requests.put(
+            plan["url"],
+            data=data[offset:end],
+            headers={"Content-Range": f"bytes {offset}-{end - 1}/{len(data)}"},
+            timeout=30,
+        )
+        assert answer.status_code == (308 if end < len(data) else 200), answer.text
+        offset = end
+    assert ask(client, rules, action="check", ticket=plan["ticket"])[1] == {"stored": True}
+    form = submit(BinaryForm, plan["ticket"])
+    assert form.is_valid(), form.errors
+    with uploads_storage().open(form.cleaned_data["document"]) as stored:
+        assert stored.read() == data

@@ -3,10 +3,12 @@
 A storage takes part by offering these methods (S3 and Azure do, in their
 ``browser`` modules); this module never imports a backend:
 
-``browser_upload_start(name, *, size, content_type, expire)``
+``browser_upload_start(name, *, size, content_type, expire, origin)``
     What the browser sends where: ``{"protocol": "post", "url", "fields"}``
-    (one form POST the store checks) or ``{"protocol": "parts", "upload",
-    "part_size"}`` (parts, each PUT to a URL from ``browser_part_urls``).
+    (one form POST the store checks), ``{"protocol": "parts", "upload",
+    "part_size"}`` (parts, each PUT to a URL from ``browser_part_urls``) or
+    ``{"protocol": "session", "url", "part_size"}`` (chunks PUT in order to a
+    resumable session, GCS).
 ``browser_stored_parts(name, *, upload)``
     ``{part number: (size, store's id)}`` of the parts the store holds.
 ``browser_part_urls(name, *, upload, lengths, expire)``
@@ -39,7 +41,9 @@ def supports_browser_uploads(storage: Any) -> bool:
     return callable(getattr(storage, "browser_upload_start", None))
 
 
-def start(rules: FieldRules, filename: str, size: Any, content_type: str) -> dict[str, Any]:
+def start(
+    rules: FieldRules, filename: str, size: Any, content_type: str, origin: str | None = None
+) -> dict[str, Any]:
     """Choose the name, check the limits, ask the store how to send it; return the plan."""
     try:
         size = int(size)
@@ -57,7 +61,7 @@ def start(rules: FieldRules, filename: str, size: Any, content_type: str) -> dic
         raise Unsupported("this storage takes no direct uploads")
     name = storage.generate_filename(upload_name(rules.upload_to, filename, rules.max_length))
     plan = storage.browser_upload_start(
-        name, size=size, content_type=content_type, expire=ticket_lifetime()
+        name, size=size, content_type=content_type, expire=ticket_lifetime(), origin=origin
     )
     ticket = Ticket(
         rules=rules.key(),
@@ -74,7 +78,7 @@ def start(rules: FieldRules, filename: str, size: Any, content_type: str) -> dic
 
 def missing_parts(rules: FieldRules, token: str) -> dict[str, Any]:
     """Signed requests for the parts the store does not hold yet (all of them at first)."""
-    ticket = Ticket.verify(token, rules)
+    ticket = Ticket.verify(token, rules, "parts")
     storage = rules.get_storage()
     stored = storage.browser_stored_parts(ticket.name, upload=ticket.upload)
     lengths = ticket.part_lengths()
@@ -98,7 +102,7 @@ def check(rules: FieldRules, token: str) -> dict[str, Any]:
 
 def complete(rules: FieldRules, token: str) -> dict[str, Any]:
     """Join the parts (the store checks they are the declared ones)."""
-    ticket = Ticket.verify(token, rules)
+    ticket = Ticket.verify(token, rules, "parts")
     storage = rules.get_storage()
     try:
         storage.browser_upload_complete(

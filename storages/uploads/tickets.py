@@ -107,7 +107,9 @@ class Ticket:
         return signing.dumps(asdict(self), salt=TICKET_SALT, compress=True)
 
     @classmethod
-    def verify(cls, token: str, rules: FieldRules | None = None) -> Ticket:
+    def verify(
+        cls, token: str, rules: FieldRules | None = None, protocol: str | None = None
+    ) -> Ticket:
         """The ticket in ``token``; InvalidToken if tampered with, expired or not for ``rules``."""
         try:
             data = signing.loads(str(token), salt=TICKET_SALT, max_age=ticket_lifetime())
@@ -123,6 +125,8 @@ class Ticket:
             raise InvalidToken("the upload's ticket is not one of ours") from exc
         if rules is not None and ticket.rules != rules.key():
             raise InvalidToken("the upload was made for another field")
+        if protocol is not None and ticket.protocol != protocol:
+            raise InvalidToken(f"the upload does not go in {protocol}")
         return ticket
 
     def part_lengths(self) -> dict[int, int]:

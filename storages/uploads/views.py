@@ -40,7 +40,11 @@ def direct_upload(request: HttpRequest) -> JsonResponse:
     try:
         if action == "start":
             answer = service.start(
-                rules, str(body.get("name", "")), body.get("size"), str(body.get("type", ""))
+                rules,
+                str(body.get("name", "")),
+                body.get("size"),
+                str(body.get("type", "")),
+                origin=request.headers.get("Origin") or f"{request.scheme}://{request.get_host()}",
             )
         elif action == "parts":
             answer = service.missing_parts(rules, str(body.get("ticket", "")))

@@ -62,7 +62,7 @@ class AzureBrowserUploads:
         return f"{self.url_base()}/{quote(blob, safe='/~')}"
 
     def browser_upload_start(
-        self, name: str, *, size: int, content_type: str, expire: int
+        self, name: str, *, size: int, content_type: str, expire: int, origin: str | None = None
     ) -> dict[str, Any]:
         """Blocks to stage: the browser asks for their URLs with :meth:`browser_part_urls`."""
         self._blob(name)  # refuse unsafe names before signing anything

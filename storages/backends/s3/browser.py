@@ -77,7 +77,7 @@ class S3BrowserUploads:
     browser_part_size = PART_SIZE
 
     def browser_upload_start(
-        self, name: str, *, size: int, content_type: str, expire: int
+        self, name: str, *, size: int, content_type: str, expire: int, origin: str | None = None
     ) -> dict[str, Any]:
         """What the browser sends where, for ``name``: a POST form, or parts to PUT.
 

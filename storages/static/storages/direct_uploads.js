@@ -50,7 +50,7 @@
 
   // One request to the store, with upload progress; resolves on 2xx. A failure before any
   // byte went out ("silent") is what a store without CORS for this site looks like.
-  function send(method, url, headers, body, onProgress) {
+  function send(method, url, headers, body, onProgress, more) {
     return new Promise(function (resolve, reject) {
       var xhr = new XMLHttpRequest();
       var progressed = false;
@@ -61,7 +61,8 @@
         onProgress(event.loaded);
       };
       xhr.onload = function () {
-        if (xhr.status >= 200 && xhr.status < 300) return resolve(xhr);
+        // 308 (with "more") is a resumable session asking for the next chunk.
+        if ((xhr.status >= 200 && xhr.status < 300) || (more && xhr.status === 308)) return resolve(xhr);
         var code = (xhr.responseText.match(/<Code>([^<]+)<\/Code>/) || [])[1] || "";
         var kind = xhr.status >= 500 || xhr.status === 408 ? "network" : "refused";
         reject(Failure("the store refused the file (HTTP " + xhr.status + (code ? " " + code : "") + ")", kind));
@@ -144,6 +145,7 @@
     });
     return started.then(function (plan) {
       if (plan.protocol === "post") return self.post(plan).then(function () { return plan; });
+      if (plan.protocol === "session") return self.session(plan).then(function () { return plan; });
       try { window.localStorage.setItem(self.stateKey, JSON.stringify(plan)); } catch (e) { /* private mode */ }
       return self.parts(plan).then(function () {
         return ask(self.input, { action: "complete", ticket: plan.ticket });
@@ -172,6 +174,38 @@
         return answer.stored;
       });
     });
+  };
+
+  // A resumable session (GCS): chunks in order; after a dropped connection, ask the
+  // session how many bytes it holds and go on from there.
+  Upload.prototype.session = function (plan) {
+    var self = this;
+    var size = self.file.size;
+    var chunk = plan.part_size;
+    function held() {
+      return send("PUT", plan.url, { "Content-Range": "bytes */" + size }, null, function () {}, true)
+        .then(function (xhr) {
+          if (xhr.status !== 308) return size;
+          var range = xhr.getResponseHeader("Range");
+          return range ? parseInt(range.split("-")[1], 10) + 1 : 0;
+        });
+    }
+    function from(offset, attempt) {
+      if (size > 0 && offset >= size) return Promise.resolve();
+      var end = Math.min(offset + chunk, size);
+      var range = size ? "bytes " + offset + "-" + (end - 1) + "/" + size : "bytes */0";
+      return send("PUT", plan.url, { "Content-Range": range }, self.file.slice(offset, end), function (loaded) {
+        self.tick("session", offset + loaded);
+      }, true).then(function (xhr) {
+        if (xhr.status !== 308) return null;
+        var range = xhr.getResponseHeader("Range"); // what the session holds, when readable
+        return from(range ? parseInt(range.split("-")[1], 10) + 1 : end, 0);
+      }, function (error) {
+        if (error.kind !== "network" || attempt >= RETRIES) throw error;
+        return pause(attempt).then(held).then(function (offset) { return from(offset, attempt + 1); });
+      });
+    }
+    return from(0, 0);
   };
 
   Upload.prototype.parts = function (plan) {
