@@ -538,6 +538,20 @@ class TestReads:
         assert server.stats()["routes"]["files/download"] - before == 3
         assert storage.open("r.bin").read() == b"replaced"
 
+    def test_download_cut_short_resumes_with_a_range(self, server, options):
+        storage = DropboxStorage(**options)
+        payload = os.urandom(MIB)
+        storage.save("cut.bin", ContentFile(payload))
+        before = server.stats()["routes"].get("files/download", 0)
+        server.fault("files/download", after_bytes=300_000)
+        with storage.open("cut.bin") as handle:
+            assert handle.read() == payload
+        # The download that dropped, then one range of the same revision from the break.
+        assert server.stats()["routes"]["files/download"] - before == 2
+        server.fault("files/download", after_bytes=1000, times=3)
+        with pytest.raises(OSError, match=r"cut\.bin"), storage.open("cut.bin") as handle:
+            handle.read()  # the first download and both retries drop: an error, named
+
     def test_text_modes_and_reopen(self, options):
         storage = DropboxStorage(**options)
         storage.save("t.txt", ContentFile("héllo\nwörld\n".encode()))

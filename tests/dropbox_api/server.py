@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from tests.dropbox_api.routes import ROUTES, RPC, UPLOAD, Call, Download, linked
+from tests.dropbox_api.routes import DOWNLOAD, ROUTES, RPC, UPLOAD, Call, Download, linked
 from tests.dropbox_api.state import ApiFailure, BadInput, Store
 from tests.dropbox_api.tokens import App, GrantRefused, MissingAuth, Tokens, Unauthorized
 
@@ -176,7 +176,7 @@ class DropboxHandler(BaseHTTPRequestHandler):
             return self._refuse(refusal, route)
         self.server.routes_seen[route] += 1
         cut = self.server.take_fault(route)
-        if cut is not None:
+        if cut is not None and style != DOWNLOAD:
             self._drain(min(cut, length))
             return self._drop_connection()
         body = Body(self.rfile, length)
@@ -206,7 +206,7 @@ class DropboxHandler(BaseHTTPRequestHandler):
                 500, f"internal error: {exc!r}".encode(), "text/plain", {"Connection": "close"}
             )
         if isinstance(result, Download):
-            return self._file(result, self.headers.get("Range"))
+            return self._file(result, self.headers.get("Range"), cut=cut)
         self._json(200, result)
 
     def _argument(self, style: str) -> dict[str, Any]:
@@ -242,7 +242,9 @@ class DropboxHandler(BaseHTTPRequestHandler):
             )
         self._text(400, f'Error in call to API function "{route}": {refusal}')
 
-    def _file(self, found: Download, ranged: str | None) -> None:
+    def _file(self, found: Download, ranged: str | None, cut: int | None = None) -> None:
+        """Send the file (or its ``Range``); with ``cut``, drop the connection after
+        that many bytes of the body, as a network failure would."""
         entry, total = found.entry, found.entry.size
         start, end, status = 0, total - 1, 200
         if ranged:
@@ -279,12 +281,16 @@ class DropboxHandler(BaseHTTPRequestHandler):
         with found.blob.open("rb") as blob:
             blob.seek(start)
             remaining = end - start + 1
+            if cut is not None:
+                remaining = min(remaining, cut)
             while remaining > 0:
                 chunk = blob.read(min(COPY_CHUNK, remaining))
                 if not chunk:
                     break
                 self.wfile.write(chunk)
                 remaining -= len(chunk)
+        if cut is not None:
+            self._drop_connection()
 
     # --- OAuth2 and control -----------------------------------------------------------------
 

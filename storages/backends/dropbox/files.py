@@ -89,7 +89,8 @@ class DropboxFile(ReadFile):
                     pinned, action="read", shown=path, offset=offset
                 )
             try:
-                yield from response.iter_content(STREAM_CHUNK)
+                with storage._errors(path, "read"):  # a dropped body names the file too
+                    yield from response.iter_content(STREAM_CHUNK)
             finally:
                 response.close()
 
