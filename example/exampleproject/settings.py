@@ -110,6 +110,31 @@ elif os.environ.get("EXAMPLE_AZURE_CONNECTION_STRING"):
         },
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+elif os.environ.get("EXAMPLE_GCS_ENDPOINT"):
+    # Uploads on Google Cloud Storage (a fake-gcs-server on 127.0.0.1 in the end-to-end
+    # test: anonymous, so plain URLs); static files stay on local disk.
+    from google.auth.credentials import AnonymousCredentials
+
+    GCS_OPTIONS = {
+        "bucket_name": os.environ.get("EXAMPLE_GCS_BUCKET", "example"),
+        "project_id": "example",
+        "credentials": AnonymousCredentials(),
+        "api_endpoint": os.environ["EXAMPLE_GCS_ENDPOINT"],
+        "custom_endpoint": os.environ["EXAMPLE_GCS_ENDPOINT"] + "/example",
+        "querystring_auth": False,
+        "location": "media",
+    }
+    STORAGES = {
+        "default": {
+            "BACKEND": "storages.backends.gcloud.GoogleCloudStorage",
+            "OPTIONS": GCS_OPTIONS,
+        },
+        "images": {
+            "BACKEND": "storages.backends.gcloud.GoogleCloudStorage",
+            "OPTIONS": GCS_OPTIONS,
+        },
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 else:
     STORAGES = {
         # Uploads keep their names: a new upload of the same name replaces the old one.
