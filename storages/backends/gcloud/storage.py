@@ -35,6 +35,7 @@ from django.core.files.utils import validate_file_name
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
+from storages.backends.gcloud.aio import GoogleCloudAsyncMixin
 from storages.backends.gcloud.browser import GoogleCloudBrowserUploads
 from storages.backends.gcloud.errors import GCSNotFound, GCSPreconditionFailed, gcs_errors
 from storages.backends.gcloud.files import (
@@ -101,7 +102,9 @@ def _widen_pool(client: Any) -> None:
 
 
 @deconstructible(path="storages.backends.gcloud.GoogleCloudStorage")
-class GoogleCloudStorage(GoogleCloudBrowserUploads, GoogleCloudUrls, BaseStorage):
+class GoogleCloudStorage(
+    GoogleCloudAsyncMixin, GoogleCloudBrowserUploads, GoogleCloudUrls, BaseStorage
+):
     """Files as objects in a Google Cloud Storage bucket."""
 
     secret_options: ClassVar[tuple[str, ...]] = ("credentials",)
