@@ -282,3 +282,33 @@ def test_sync_token_credential_is_asked_in_the_pool():
     assert asyncio.run(scenario()) == "token"
     assert calls[0][0].startswith("storages-async")
     assert calls[0][1] == ("https://storage.azure.com/.default",)
+
+
+def test_a_sync_transport_keeps_the_threaded_defaults(options):
+    from azure.core.pipeline.transport import RequestsTransport
+
+    storage = make(options, client_options={"transport": RequestsTransport()})
+
+    async def scenario():
+        name = await storage.asave("t.txt", b"through the sync transport")
+        async with await storage.aopen(name) as handle:
+            assert await handle.read() == b"through the sync transport"
+        assert await storage.aexists(name) and await storage.asize(name) == 26
+
+    asyncio.run(scenario())
+    assert "_aio_clients" not in storage.__dict__  # no async client was made
+
+
+def test_a_subclass_name_rule_runs_in_the_pool(options):
+    from storages.backends.azure_storage import AzureStorage
+
+    asked_in = []
+
+    class Checking(AzureStorage):
+        def get_available_name(self, name, max_length=None):
+            asked_in.append(threading.current_thread().name)
+            return super().get_available_name(name, max_length)
+
+    storage = Checking(**options)
+    assert asyncio.run(storage.asave("n.txt", b"n")) == "n.txt"
+    assert asked_in and asked_in[0].startswith("storages-async")

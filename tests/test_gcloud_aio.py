@@ -266,3 +266,18 @@ def test_one_session_per_loop_closed_with_the_loop(options):
         assert await storage.aexists("x.txt")  # a new session for the rest
 
     asyncio.run(closed_early())
+
+
+def test_a_subclass_name_rule_runs_in_the_pool(options):
+    from storages.backends.gcloud import GoogleCloudStorage
+
+    asked_in = []
+
+    class Checking(GoogleCloudStorage):
+        def get_available_name(self, name, max_length=None):
+            asked_in.append(threading.current_thread().name)
+            return super().get_available_name(name, max_length)
+
+    storage = Checking(**options)
+    assert asyncio.run(storage.asave("n.txt", b"n")) == "n.txt"
+    assert asked_in and asked_in[0].startswith("storages-async")

@@ -36,6 +36,8 @@ from storages.backends.azure_storage.errors import AzureNameTaken, AzureStorageE
 from storages.files import is_write_mode, refuse_partial_update
 from storages.utils import clean_name, is_root
 
+#: The module whose ``get_available_name`` makes no request.
+OWN_MODULE = "storages.backends.azure_storage.storage"
 #: ``max_length`` of the asave() under way (its next candidate names need it).
 _max_length: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "azure_asave_max_length", default=None
@@ -98,6 +100,16 @@ class AzureAsyncMixin:
             clients = self.__dict__.setdefault("_aio_clients", LoopClients(make, close))
         return clients
 
+    def _aio_native(self) -> bool:
+        """False when AZURE_CLIENT_OPTIONS gives a sync ``transport``: then the
+        threaded defaults run, so requests still go the way that transport sends them."""
+        transport = (self.client_options or {}).get("transport")
+        if transport is None:
+            return True
+        from azure.core.pipeline.transport import AsyncHttpTransport
+
+        return isinstance(transport, AsyncHttpTransport)
+
     async def _acontainer(self) -> Any:
         """The async ``ContainerClient`` of this storage for the running event loop."""
         return (await self._aio_loop_clients().get())[1]
@@ -111,14 +123,18 @@ class AzureAsyncMixin:
     # --- names -------------------------------------------------------------------------
 
     async def aget_available_name(self, name: str, max_length: int | None = None) -> str:
-        # The sync rules make no request here (a taken name is found by the create).
-        available = self.get_available_name(name, max_length)
         _max_length.set(max_length)
-        return available
+        if type(self).get_available_name.__module__ == OWN_MODULE:
+            # Our rules make no request (a taken name is found by the create).
+            return self.get_available_name(name, max_length)
+        # A subclass's own rules may (an exists() check): in the pool.
+        return await run_sync(self.get_available_name, name, max_length)
 
     # --- saving ------------------------------------------------------------------------
 
     async def _asave(self, name: str, content: Any) -> str:
+        if not self._aio_native():
+            return await super()._asave(name, content)  # type: ignore[misc]
         name = clean_name(name)
         overwrite = bool(self.overwrite_files)
         max_length = _max_length.get()
@@ -177,7 +193,7 @@ class AzureAsyncMixin:
     async def _aopen(self, name: str, mode: str) -> AsyncFile:
         blob = self._blob(name)  # refuse unsafe names before any request
         refuse_partial_update(name, mode)
-        if is_write_mode(mode):
+        if is_write_mode(mode) or not self._aio_native():
             return await super()._aopen(name, mode)  # type: ignore[misc]
         client = (await self._acontainer()).get_blob_client(blob)
         with self._errors(blob, "open"):
@@ -194,6 +210,8 @@ class AzureAsyncMixin:
             return await container.get_blob_client(blob).get_blob_properties(timeout=self.timeout)
 
     async def _adelete(self, name: str) -> None:
+        if not self._aio_native():
+            return await super()._adelete(name)  # type: ignore[misc]
         blob = self._blob(name)
         container = await self._acontainer()
         try:
@@ -203,6 +221,8 @@ class AzureAsyncMixin:
             pass
 
     async def _aexists(self, name: str) -> bool:
+        if not self._aio_native():
+            return await super()._aexists(name)  # type: ignore[misc]
         if is_root(name):
             return True  # the location's root, as exists() says
         try:
@@ -226,6 +246,8 @@ class AzureAsyncMixin:
             return False
 
     async def _alistdir(self, path: str) -> tuple[list[str], list[str]]:
+        if not self._aio_native():
+            return await super()._alistdir(path)  # type: ignore[misc]
         prefix = self._prefix(path)
         container = await self._acontainer()
         directories: list[str] = []
@@ -242,12 +264,18 @@ class AzureAsyncMixin:
         return directories, files
 
     async def _asize(self, name: str) -> int:
+        if not self._aio_native():
+            return await super()._asize(name)  # type: ignore[misc]
         return (await self._aproperties(name, "read the size of")).size
 
     async def _aget_modified_time(self, name: str) -> Any:
+        if not self._aio_native():
+            return await super()._aget_modified_time(name)  # type: ignore[misc]
         return self._moment((await self._aproperties(name, "read the time of")).last_modified)
 
     async def _aget_created_time(self, name: str) -> Any:
+        if not self._aio_native():
+            return await super()._aget_created_time(name)  # type: ignore[misc]
         return self._moment((await self._aproperties(name, "read the time of")).creation_time)
 
     async def _aurl(self, name: str, *args: Any, **kwargs: Any) -> str:

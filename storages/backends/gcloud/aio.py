@@ -40,6 +40,8 @@ from storages.backends.gcloud.files import READ_CHUNK_SIZE, UNCOMPRESSED_SIZE
 from storages.files import refuse_partial_update
 from storages.utils import clean_name, is_root, safe_join
 
+#: The module whose ``get_available_name`` makes no request.
+OWN_MODULE = "storages.backends.gcloud.storage"
 #: ``max_length`` of the asave() under way (its next candidate names need it).
 _max_length: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "gcs_asave_max_length", default=None
@@ -99,10 +101,12 @@ class GoogleCloudAsyncMixin:
     # --- names -------------------------------------------------------------------------
 
     async def aget_available_name(self, name: str, max_length: int | None = None) -> str:
-        # The sync rules make no request here (a taken name is found by the create).
-        available = self.get_available_name(name, max_length)
         _max_length.set(max_length)
-        return available
+        if type(self).get_available_name.__module__ == OWN_MODULE:
+            # Our rules make no request (a taken name is found by the create).
+            return self.get_available_name(name, max_length)
+        # A subclass's own rules may (an exists() check): in the pool.
+        return await run_sync(self.get_available_name, name, max_length)
 
     # --- saving ------------------------------------------------------------------------
 
