@@ -412,3 +412,30 @@ def test_gcs_resumable_session(gcs_server, gcs_bucket, settings, client):
     assert form.is_valid(), form.errors
     with uploads_storage().open(form.cleaned_data["document"]) as stored:
         assert stored.read() == data
+
+
+def test_allow_browser_uploads_writes_the_stores_cors_rule(seaweed_options, azurite_server):
+    from storages.backends.azure_storage import AzureStorage
+    from storages.backends.s3 import S3Storage
+
+    site = "http://127.0.0.1:8123"
+    s3 = S3Storage(**seaweed_options)
+    s3.allow_browser_uploads([site])
+    s3.allow_browser_uploads([site])  # replaced, not added twice
+    rules = s3.connection.get_bucket_cors(Bucket=s3.bucket_name)["CORSRules"]
+    ours = [rule for rule in rules if rule.get("AllowedOrigins") == [site]]
+    assert len(ours) == 1 and set(ours[0]["AllowedMethods"]) == {"POST", "PUT"}
+    preflight = requests.options(
+        f"{s3.endpoint_url}/{s3.bucket_name}/x",
+        headers={"Origin": site, "Access-Control-Request-Method": "PUT"},
+        timeout=10,
+    )
+    assert preflight.headers.get("Access-Control-Allow-Origin") == site
+
+    azure = AzureStorage(
+        connection_string=azurite_server.connection_string(), azure_container="anything"
+    )
+    azure.allow_browser_uploads([site])
+    azure.allow_browser_uploads([site])
+    cors = azure.service_client.get_service_properties()["cors"]
+    assert [rule.allowed_origins for rule in cors].count(site) == 1
