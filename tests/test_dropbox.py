@@ -582,6 +582,24 @@ class TestReads:
             storage.save(f"many/{i:02}.txt", ContentFile(b"m"))
         assert storage.listdir("many") == ([], [f"{i:02}.txt" for i in range(30)])
 
+    def test_list_stored_is_one_paged_listing(self, server, options):
+        storage = DropboxStorage(**options)
+        names = [f"static/{d}/f{i}.css" for d in ("a", "B") for i in range(15)]
+        run_in_threads(lambda i: storage.save(names[i], ContentFile(b"x" * i)), len(names))
+        before = server.stats()["routes"]
+        stored = {name: (size, moment) for name, size, moment, _hash in storage.list_stored()}
+        after = server.stats()["routes"]
+        assert sorted(stored) == sorted(names)
+        assert all(stored[n][0] == names.index(n) for n in names)
+        assert all(moment.tzinfo is not None for _size, moment in stored.values())
+        # 30 files and 3 folders, 25 entries a page: one listing and one continuation.
+        assert after["files/list_folder"] - before.get("files/list_folder", 0) == 1
+        assert (
+            after["files/list_folder/continue"] - before.get("files/list_folder/continue", 0) == 1
+        )
+        empty = DropboxStorage(**{**options, "root_path": server.new_root()})
+        assert list(empty.list_stored()) == []
+
     def test_temporary_link_gives_the_file(self, options):
         storage = DropboxStorage(**options)
         name = storage.save("ünï/link me.txt", ContentFile(b"linked"))

@@ -27,6 +27,7 @@ import datetime
 import posixpath
 import threading
 import warnings
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -236,6 +237,27 @@ class DropboxStorage(BaseStorage):
                 return [], []  # a root folder nothing was saved to yet
             raise
         return sorted(directories), sorted(files)
+
+    def list_stored(self) -> Iterator[tuple[str, int, datetime.datetime, None]]:
+        """``(name, size, modified, None)`` of every file under the root, from one paged
+        recursive listing (for our collectstatic and the transfer commands). Dropbox
+        keeps a ``content_hash``, not an MD5: files compare by size and time."""
+        files = require("dropbox.files", "dropbox")
+        prefix = self._root.lower() + "/"
+        try:
+            with self._errors(self._root, "list"):
+                page = self.client.files_list_folder(self._root, recursive=True)
+        except DropboxFileNotFound:
+            return  # nothing saved yet
+        while True:
+            for entry in page.entries:
+                if isinstance(entry, files.FileMetadata) and entry.path_lower.startswith(prefix):
+                    moment = entry.server_modified.replace(tzinfo=datetime.UTC)
+                    yield entry.path_display[len(prefix) :], int(entry.size), moment, None
+            if not page.has_more:
+                return
+            with self._errors(self._root, "list"):
+                page = self.client.files_list_folder_continue(page.cursor)
 
     def size(self, name: str) -> int:
         return int(self._file_metadata(name, "read the size of").size)
