@@ -628,3 +628,45 @@ class TestReads:
         ):
             assert default_storage.save("g.txt", ContentFile(b"g")) == "g.txt"
             assert default_storage.open("g.txt").read() == b"g"
+
+
+# --- collectstatic ---------------------------------------------------------------------------
+
+
+class TestCollectstatic:
+    def collect(self, options, static_dir):
+        from django.core.management import call_command
+
+        overrides = override_settings(
+            STORAGES={
+                "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+                "staticfiles": {
+                    "BACKEND": "storages.backends.dropbox.DropboxStorage",
+                    "OPTIONS": {**options, "write_mode": "overwrite"},
+                },
+            },
+            STATICFILES_DIRS=[str(static_dir)],
+            STATICFILES_FINDERS=["django.contrib.staticfiles.finders.FileSystemFinder"],
+        )
+        with overrides:
+            out = io.StringIO()
+            call_command("collectstatic", interactive=False, verbosity=1, stdout=out)
+            return out.getvalue()
+
+    def test_unchanged_rerun_is_one_listing(self, server, options, tmp_path):
+        for name in ("css/site.css", "img/logo.png", "app.js"):
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name).write_text(f"/* {name} */\n")
+        assert "3 static files copied." in self.collect(options, tmp_path)
+        before = server.stats()["routes"]
+        assert "0 static files copied, 3 unmodified." in self.collect(options, tmp_path)
+        after = server.stats()["routes"]
+        sent = {route: n - before.get(route, 0) for route, n in after.items()}
+        assert {route: n for route, n in sent.items() if n} == {"files/list_folder": 1}
+        later = time.time() + 60
+        (tmp_path / "app.js").write_text("/* changed */\n")
+        os.utime(tmp_path / "app.js", (later, later))
+        assert "1 static file copied, 2 unmodified." in self.collect(options, tmp_path)
+        storage = DropboxStorage(**options)
+        assert storage.open("app.js").read() == b"/* changed */\n"
+        assert files_in(server, storage) == ["app.js", "css/site.css", "img/logo.png"]
