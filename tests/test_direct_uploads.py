@@ -439,3 +439,23 @@ def test_allow_browser_uploads_writes_the_stores_cors_rule(seaweed_options, azur
     azure.allow_browser_uploads([site])
     cors = azure.service_client.get_service_properties()["cors"]
     assert [rule.allowed_origins for rule in cors].count(site) == 1
+
+
+def test_admin_mixin_gives_its_file_fields_the_direct_field(store):
+    from django.contrib import admin
+
+    from storages.uploads import AdminDirectUploadWidget, DirectUploadsAdminMixin
+    from storages.uploads.fields import registered_fields
+
+    class MyStorageAdmin(DirectUploadsAdminMixin, admin.ModelAdmin):
+        direct_upload_fields = ("normal",)
+
+    model_admin = MyStorageAdmin(MyStorage, admin.AdminSite())
+    assert "testapp.MyStorage.normal" in registered_fields
+    field = model_admin.formfield_for_dbfield(MyStorage._meta.get_field("normal"), None)
+    assert isinstance(field, DirectFileField)
+    assert isinstance(field.widget, AdminDirectUploadWidget)
+    assert field.rules.model_field == "testapp.MyStorage.normal"
+    assert field.rules.upload_to == "tests"
+    other = model_admin.formfield_for_dbfield(MyStorage._meta.get_field("default"), None)
+    assert not isinstance(other, DirectFileField)

@@ -198,7 +198,7 @@ def direct_upload_formfield(db_field: Any, **kwargs: Any) -> Any:
 
 
 class DirectUploadsAdminMixin:
-    """For a ``ModelAdmin``: its FileFields upload straight to their storage.
+    """For a ``ModelAdmin`` (or an inline): its FileFields upload straight to their storage.
 
     ``direct_upload_fields``: the names to do it for (default: every FileField
     that is not an ImageField).
@@ -206,11 +206,12 @@ class DirectUploadsAdminMixin:
 
     direct_upload_fields: tuple[str, ...] | None = None
 
-    def __init__(self, model: Any, admin_site: Any) -> None:
-        super().__init__(model, admin_site)
-        for db_field in model._meta.get_fields():
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # self.model: the admin's model, or an inline's own (not its parent's).
+        for db_field in self.model._meta.get_fields():
             if self._direct(db_field):
-                registered_fields.add(f"{model._meta.label}.{db_field.name}")
+                registered_fields.add(f"{self.model._meta.label}.{db_field.name}")
 
     def _direct(self, db_field: Any) -> bool:
         if self.direct_upload_fields is not None:
