@@ -196,12 +196,13 @@ class LoopSessions:
 
     async def get(self) -> GCSSession:
         loop = asyncio.get_running_loop()
-        entry = self._sessions.get(loop)
-        if entry is not None:
-            return entry[0]
-        making = self._making.get(loop)
-        if making is None:
-            making = self._making[loop] = asyncio.ensure_future(self._create(loop))
+        with self._lock:  # loops of other threads use these dictionaries too
+            entry = self._sessions.get(loop)
+            if entry is not None:
+                return entry[0]
+            making = self._making.get(loop)
+            if making is None:
+                making = self._making[loop] = asyncio.ensure_future(self._create(loop))
         return await asyncio.shield(making)
 
     async def _create(self, loop: Any) -> GCSSession:
@@ -213,7 +214,8 @@ class LoopSessions:
                 self._sessions[loop] = (session, closer)
             return session
         finally:
-            self._making.pop(loop, None)
+            with self._lock:
+                self._making.pop(loop, None)
 
     async def aclose(self) -> None:
         loop = asyncio.get_running_loop()
