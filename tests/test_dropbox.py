@@ -438,7 +438,7 @@ class TestUploads:
                 tracemalloc.stop()
             after = server.stats()["routes"]
             assert name == "big/disk.bin" and storage.size(name) == size
-            assert peak < 3.5 * MIB, f"peak {peak / MIB:.1f} MiB for a {size / MIB:.0f} MiB file"
+            assert peak < 2.5 * MIB, f"peak {peak / MIB:.1f} MiB for a {size / MIB:.0f} MiB file"
             sent = {route: after.get(route, 0) - before.get(route, 0) for route in after}
             assert sent.get("files/upload", 0) == 0
             assert sent["files/upload_session/start"] == 1

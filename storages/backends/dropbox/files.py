@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from storages.files import ChunkReader, ReadFile
+from storages.files import ChunkReader, ReadFile, file_on_disk, pread_exactly
 from storages.utils import content_chunks
 
 if TYPE_CHECKING:
@@ -49,6 +49,15 @@ def blocks(content: Any, size: int) -> Iterator[bytes]:
 
     An empty file is one empty block, so that it is uploaded too.
     """
+    on_disk = _on_disk(content)
+    if on_disk is not None:
+        # A regular file: each block is read with one pread, no buffer copies.
+        fd, start, length = on_disk
+        for offset in range(start, start + length, size):
+            yield pread_exactly(fd, min(size, start + length - offset), offset)
+        if not length:
+            yield b""
+        return
     pending = bytearray()
     sent = False
     for chunk in content_chunks(content, size):
@@ -64,6 +73,20 @@ def blocks(content: Any, size: int) -> Iterator[bytes]:
             sent = True
     if pending or not sent:
         yield bytes(pending)
+
+
+def _on_disk(content: Any) -> tuple[int, int, int] | None:
+    """``(fd, 0, size)`` when ``content`` is a regular file on disk, read from its start."""
+    try:
+        if not content.seekable():
+            return None
+        found = file_on_disk(content)
+    except (AttributeError, OSError, ValueError):
+        return None
+    if found is None:
+        return None
+    fd, offset, length = found
+    return fd, 0, offset + length  # a save stores the file from its start
 
 
 class DropboxFile(ReadFile):

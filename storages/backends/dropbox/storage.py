@@ -356,12 +356,13 @@ class DropboxStorage(BaseStorage):
         memory a save takes does not grow with the file.
         """
         files = require("dropbox.files", "dropbox")
-        block = head.pop(0)
+        first = head.pop(0)
         with self._errors(path, "save"):
             session = self.client.files_upload_session_start(
-                block, content_hash=content_hash(block)
+                first, content_hash=content_hash(first)
             ).session_id
-        offset = len(block)
+        offset = len(first)
+        del first  # sent: not held while the next block is read
         current = head.pop(0)
         for block in rest:  # content is read outside the error translation
             with self._errors(path, "save"):
