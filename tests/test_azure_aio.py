@@ -312,3 +312,22 @@ def test_a_subclass_name_rule_runs_in_the_pool(options):
     storage = Checking(**options)
     assert asyncio.run(storage.asave("n.txt", b"n")) == "n.txt"
     assert asked_in and asked_in[0].startswith("storages-async")
+
+
+def test_object_parameters_as_the_sync_path(options):
+    params = {"cache_control": "max-age=60", "content_disposition": "attachment"}
+    storage, _requests = native(options, object_parameters=params)
+
+    async def scenario():
+        small = await storage.asave("p/small.css", b"body {}")
+        big = await storage.asave("p/big.bin", os.urandom(3 * BLOCK))  # staged blocks
+        return small, big
+
+    for name in asyncio.run(scenario()):
+        settings = storage.client.get_blob_client(name).get_blob_properties().content_settings
+        assert (settings.cache_control, settings.content_disposition) == (
+            "max-age=60",
+            "attachment",
+        )
+    small = storage.client.get_blob_client("p/small.css").get_blob_properties()
+    assert small.content_settings.content_type == "text/css"

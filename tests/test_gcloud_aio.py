@@ -281,3 +281,24 @@ def test_a_subclass_name_rule_runs_in_the_pool(options):
     storage = Checking(**options)
     assert asyncio.run(storage.asave("n.txt", b"n")) == "n.txt"
     assert asked_in and asked_in[0].startswith("storages-async")
+
+
+def test_object_parameters_as_the_sync_path(options, sent):
+    params = {"cache_control": "max-age=60", "metadata": {"k": "v"}, "content_disposition": "a"}
+    storage = make(options, object_parameters=params, default_acl="publicRead")
+
+    async def scenario():
+        small = await storage.asave("p/small.css", b"body {}")
+        big = await storage.asave("p/big.bin", os.urandom(9 * MIB))
+        return small, big
+
+    for name in asyncio.run(scenario()):
+        blob = storage.bucket.get_blob(name)
+        assert (blob.cache_control, blob.metadata, blob.content_disposition) == (
+            "max-age=60",
+            {"k": "v"},
+            "a",
+        )
+    assert storage.bucket.get_blob("p/small.css").content_type == "text/css"
+    creates = [entry[2] for entry in sent if entry[0] == "POST"]
+    assert [c["predefinedAcl"] for c in creates] == ["publicRead", "publicRead"]
