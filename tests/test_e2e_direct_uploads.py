@@ -343,3 +343,26 @@ def test_tampered_ticket_and_too_large_files_are_refused(site, browser, tmp_path
     else:
         assert answer["store"] == 201  # a SAS cannot bound a size: the commit is refused
     assert "incomplete" in answer["complete"]
+
+
+@pytest.mark.parametrize("site", ["s3"], indirect=True)
+def test_without_javascript_the_file_goes_through_django(site, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    notes = tmp_path / "plain notes.txt"
+    notes.write_bytes(b"n" * (100 * 1024))  # over the 64 KiB that direct uploads stay under
+    log_in(site, browser)
+    browser.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": True})
+    try:
+        (site["var"] / "requests.log").write_text("")
+        choose(site, browser, notes, "No JavaScript")
+        browser.find_element(By.NAME, "_continue").click()
+        wait_until(browser, lambda b: "was added successfully" in b.page_source, "the document")
+        name = browser.find_element(By.CSS_SELECTOR, ".field-attachment a[href]").text
+    finally:
+        browser.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": False})
+    assert name == "documents/" + name.split("/", 1)[1] and name.endswith("plain_notes.txt")
+    assert stored_bytes(site, name) == notes.read_bytes()
+    log = request_log(site)
+    assert not any(path == "/uploads/direct/" for _, path, _ in log)
+    assert max(size for _, _, size in log) > len(notes.read_bytes())  # the file came this way
