@@ -331,3 +331,26 @@ def test_object_parameters_as_the_sync_path(options):
         )
     small = storage.client.get_blob_client("p/small.css").get_blob_properties()
     assert small.content_settings.content_type == "text/css"
+
+
+def test_save_cancelled_once_its_final_request_landed_leaves_nothing(options):
+    saving = []
+
+    def landed(response):  # the service has made the blob; the caller goes away now
+        request = response.http_request
+        staged_block = "comp=block&" in request.url
+        if request.method == "PUT" and not staged_block and saving:
+            saving[0].cancel()
+
+    storage = make(options, client_options={"raw_response_hook": landed})
+
+    async def scenario():
+        for content in (b"f" * 1000, os.urandom(9 * 1024 * 1024)):  # Put Blob; block list
+            saving[:] = [asyncio.ensure_future(storage.asave("final.bin", content))]
+            with pytest.raises(asyncio.CancelledError):
+                await saving[0]
+            saving.clear()
+            assert not await storage.aexists("final.bin")
+
+    asyncio.run(scenario())
+    assert blob_names(storage) == []  # made, then deleted before the cancellation went on

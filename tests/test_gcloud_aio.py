@@ -302,3 +302,31 @@ def test_object_parameters_as_the_sync_path(options, sent):
     assert storage.bucket.get_blob("p/small.css").content_type == "text/css"
     creates = [entry[2] for entry in sent if entry[0] == "POST"]
     assert [c["predefinedAcl"] for c in creates] == ["publicRead", "publicRead"]
+
+
+def test_save_cancelled_once_its_final_request_landed_leaves_nothing(options, monkeypatch):
+    storage = make(options, blob_chunk_size=4 * MIB)
+    real = GCSSession.request
+    saving = []
+
+    async def request(self, method, path, **kwargs):
+        answer = await real(self, method, path, **kwargs)
+        kind = (kwargs.get("params") or {}).get("uploadType")
+        final = method == "PUT" or (method == "POST" and kind == "multipart")
+        if final and answer.status in (200, 201) and saving:
+            saving[0].cancel()  # the object is made; the caller goes away now
+            await asyncio.sleep(0)
+        return answer
+
+    monkeypatch.setattr(GCSSession, "request", request)
+
+    async def scenario():
+        for content in (b"f" * 1000, os.urandom(9 * MIB)):  # multipart; resumable
+            saving[:] = [asyncio.ensure_future(storage.asave("final.bin", content))]
+            with pytest.raises(asyncio.CancelledError):
+                await saving[0]
+            saving.clear()
+            assert not await storage.aexists("final.bin")
+
+    asyncio.run(scenario())
+    assert blobs(storage) == []  # made, then deleted before the cancellation went on
