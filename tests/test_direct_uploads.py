@@ -459,3 +459,11 @@ def test_admin_mixin_gives_its_file_fields_the_direct_field(store):
     assert field.rules.upload_to == "tests"
     other = model_admin.formfield_for_dbfield(MyStorage._meta.get_field("default"), None)
     assert not isinstance(other, DirectFileField)
+
+
+def test_stale_or_unnamable_rules_are_refused_cleanly(store, client):
+    gone = FieldRules(model_field="testapp.Gone.file", upload_to="x", max_size=10)
+    assert ask(client, gone, action="start", name="a.txt", size=1, type="")[0] == 403
+    cramped = FieldRules(storage="uploads", upload_to="a" * 90, max_size=10, max_length=100)
+    status, answer = ask(client, cramped, action="start", name="a.txt", size=1, type="")
+    assert status == 400 and "can not be named" in answer["error"]

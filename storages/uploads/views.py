@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 
+from django.core.exceptions import SuspiciousFileOperation
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_POST
 
@@ -54,8 +55,11 @@ def direct_upload(request: HttpRequest) -> JsonResponse:
             answer = service.complete(rules, str(body.get("ticket", "")))
         else:
             return JsonResponse({"error": f"unknown action {action!r}"}, status=400)
-    except InvalidToken as exc:
+    except (InvalidToken, LookupError) as exc:  # LookupError: the field is gone since
         return JsonResponse({"error": str(exc)}, status=403)
+    except SuspiciousFileOperation as exc:  # upload_to leaves no room for a name, say
+        logger.warning("Direct upload refused: %s", exc)
+        return JsonResponse({"error": "this file can not be named here"}, status=400)
     except service.Unsupported as exc:
         return JsonResponse({"error": str(exc)}, status=501)
     except service.Refused as exc:
