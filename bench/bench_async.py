@@ -300,6 +300,7 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     times: dict[tuple[str, str], list[float]] = {}
     big: list[dict] = []
+    failures: list[str] = []
     try:
         tag = _seed_reads(reach, args.count)
         for round_number in range(args.rounds):
@@ -308,9 +309,8 @@ def main() -> None:
             for workload in ("reads", "saves"):
                 for contender in order:
                     python = ours_python() if contender in (OURS, THREADS) else OTHER_PYTHON
-                    result = measure(
+                    result = _measured(
                         python,
-                        "bench.bench_async",
                         "concurrent_calls",
                         contender=contender,
                         reach=reach,
@@ -318,6 +318,9 @@ def main() -> None:
                         count=args.count,
                         tag=tag,
                     )
+                    if result is None:
+                        failures.append(f"round {round_number + 1} {workload} {contender}")
+                        continue
                     seconds = result["extra"]["inner_seconds"]
                     times.setdefault((workload, contender), []).append(seconds)
                     print(f"round {round_number + 1} {workload:5} {contender:20} {seconds:.3f} s")
@@ -334,13 +337,23 @@ def main() -> None:
     finally:
         server.stop()
     load_after = os.getloadavg()[0]
-    page = _page(args, contenders, times, big, (load_before, load_after))
+    page = _page(args, contenders, times, big, (load_before, load_after), failures)
     print(page)
     if not args.no_page:
         write_results_page("async", "Async S3 (issue 18)", page)
 
 
-def _page(args, contenders, times, big, loads) -> str:
+def _measured(python, function: str, **kwargs):
+    """:func:`bench.common.measure`, once more if the child failed (None if it failed twice)."""
+    for attempt in (1, 2):
+        try:
+            return measure(python, "bench.bench_async", function, **kwargs)
+        except RuntimeError as exc:
+            print(f"attempt {attempt} of {function} {kwargs.get('contender', '')} failed: {exc}")
+    return None
+
+
+def _page(args, contenders, times, big, loads, failures) -> str:
     median = {key: statistics.median(values) for key, values in times.items()}
     rows = []
     for contender in contenders:
@@ -392,10 +405,17 @@ fresh process; extra RSS is the peak over the RSS before the work (target: under
 
 {big_table}
 Load average of this shared 2-core machine: {loads[0]:.1f} before, {loads[1]:.1f} after.
+{_failures(failures)}
 
 Reproduce: ``.venv/bin/python -m bench.bench_async --count {args.count} --rounds
 {args.rounds} --mib {args.mib}`` (needs ``bench/.venv-aiobotocore``: {_venv_recipe()}).
 """
+
+
+def _failures(failures: list[str]) -> str:
+    if not failures:
+        return ""
+    return "\nMeasurements lost (the child process failed twice): " + "; ".join(failures) + ".\n"
 
 
 if __name__ == "__main__":

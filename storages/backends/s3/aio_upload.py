@@ -151,15 +151,43 @@ async def put_object(
     signed = {**headers, "Content-MD5": md5}
     if conditional:
         signed["If-None-Match"] = "*"
-    await transport.fetch(
-        "PUT",
-        key,
-        operation="PutObject",
-        action="save",
-        headers=signed,
-        body=body,
-        payload_hash=sha,
+    sending = asyncio.ensure_future(
+        transport.fetch(
+            "PUT",
+            key,
+            operation="PutObject",
+            action="save",
+            headers=signed,
+            body=body,
+            payload_hash=sha,
+        )
     )
+    try:
+        await asyncio.shield(sending)
+    except asyncio.CancelledError:
+        # The request may already be stored: let it finish, then remove what this
+        # save created (a create-only upload that succeeded made a name of its own;
+        # an overwriting one replaced a file that cannot come back, so it stays).
+        stored = await _settled(sending)
+        if stored and conditional:
+            await _settled(asyncio.ensure_future(_delete(transport, key)))
+        raise
+
+
+async def _settled(task: asyncio.Future) -> bool:
+    """Whether ``task`` succeeded, waiting for it however often the caller is cancelled."""
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            continue
+        except Exception:
+            break
+    return not task.cancelled() and task.exception() is None
+
+
+async def _delete(transport: S3Transport, key: str) -> None:
+    await transport.fetch("DELETE", key, operation="DeleteObject", action="delete", ok=(200, 204))
 
 
 async def multipart(
