@@ -49,6 +49,11 @@ from tests.scenarios import (
     maker,
 )
 
+# The SDK's own token-expiry check calls datetime.utcnow(), deprecated on Python 3.12+.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:datetime.datetime.utcnow:DeprecationWarning:dropbox.dropbox_client"
+)
+
 MIB = 1024 * 1024
 #: Upload blocks for tests of upload sessions (the default is 4 MiB).
 SMALL_CHUNK = 256 * 1024
