@@ -253,6 +253,17 @@ class TestConfiguration:
         assert storage._root == "/legacy"
         assert any(issubclass(w.category, DeprecationWarning) for w in caught)
 
+    def test_the_sdk_only_reaches_the_test_server(self, server):
+        import dropbox.dropbox_client as sdk
+
+        here = f"127.0.0.1:{server.port}"
+        hosts = (sdk.API_HOST, sdk.API_CONTENT_HOST, sdk.API_NOTIFICATION_HOST)
+        assert hosts == (here, here, here)
+        # OAuth2 refreshes go to the host the SDK bound when it was imported.
+        assert sdk.Dropbox.refresh_access_token.__defaults__[0] == here
+        client = DropboxStorage(server.token).client
+        assert set(client._host_map.values()) == {here}
+
     def test_picklable_without_the_client(self, options):
         storage = DropboxStorage(**options)
         storage.save("a.txt", ContentFile(b"a"))
