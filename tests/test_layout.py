@@ -123,6 +123,15 @@ PUBLIC_PATHS = [
     "storages.backends.overwrite.OverwriteStorage",
     "storages.backends.symlinkorcopy.SymlinkOrCopyStorage",
     "storages.backends.image.ImageStorage",
+    "storages.backends.azure_storage.AzureStorage",
+    "storages.backends.azure_storage.AzureStaticStorage",
+    "storages.backends.azure_storage.AzureManifestStaticStorage",
+    "storages.backends.gcloud.GoogleCloudStorage",
+    "storages.backends.gcloud.GoogleCloudStaticStorage",
+    "storages.backends.gcloud.GoogleCloudManifestStaticStorage",
+    "storages.backends.dropbox.DropboxStorage",
+    "storages.backends.dropbox.DropboxFile",
+    "storages.backends.apache_libcloud.LibCloudStorage",
 ]
 
 

@@ -63,6 +63,7 @@ class DropboxStorage(BaseStorage):
 
     #: Uploads up to this size go in one request; beyond, an upload session of such blocks.
     CHUNK_SIZE = 4 * MIB
+    url_needs_io = True  # url() asks Dropbox for a temporary link: aurl() runs it off the loop
 
     secret_options: ClassVar[tuple[str, ...]] = (
         "oauth2_access_token",
