@@ -629,3 +629,74 @@ def test_loop_never_blocked_during_a_64_mib_save_and_read(storage):
         f"the loop was blocked for {blocked * 1000:.1f} ms "
         f"(longest wall-clock gap {longest_wall * 1000:.1f} ms)"
     )
+
+
+# --- a bucket in another region ------------------------------------------------------
+
+
+async def _regional_server(region: str):
+    """A minimal S3 endpoint whose bucket lives in ``region``, as AWS answers for it.
+
+    Requests signed for another region get AWS's 301 ``PermanentRedirect`` with
+    the bucket's region in ``x-amz-bucket-region``; requests signed for ``region``
+    are served (HEAD and GET of one object, 404 for any other key, empty listings).
+    """
+    from aiohttp import web
+
+    seen = []
+
+    async def handle(request):
+        scope = request.headers.get("Authorization", "").split("Credential=")[-1].split("/")
+        seen.append((request.method, scope[2] if len(scope) > 2 else ""))
+        if len(scope) < 3 or scope[2] != region:
+            body = (
+                "<Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting"
+                " to access must be addressed using the specified endpoint.</Message></Error>"
+            )
+            return web.Response(status=301, text=body, headers={"x-amz-bucket-region": region})
+        if "list-type" in request.query:  # nothing under any other prefix
+            empty = "<ListBucketResult><KeyCount>0</KeyCount><IsTruncated>false</IsTruncated>"
+            return web.Response(text=empty + "</ListBucketResult>")
+        if request.path.endswith("/there.txt"):
+            return web.Response(
+                body=b"far away", headers={"Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT"}
+            )
+        return web.Response(status=404)
+
+    from tests.servers.process import free_port
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{port}", seen
+
+
+def test_a_bucket_in_another_region_is_reached_through_botocore():
+    async def scenario():
+        runner, endpoint, seen = await _regional_server("eu-west-1")
+        storage = S3Storage(
+            endpoint_url=endpoint,
+            access_key="key",
+            secret_key="secret-of-the-test",
+            bucket_name="far",
+            region_name="us-east-1",
+        )
+        try:
+            found = (await storage.aexists("there.txt"), await storage.aexists("gone.txt"))
+            size = await storage.asize("there.txt")
+            async with await storage.aopen("there.txt") as f:
+                data = await f.read()
+            native_after = storage.__dict__["_aio"].watched()
+            return found, size, data, native_after, seen
+        finally:
+            await storage.aclose()
+            await runner.cleanup()
+
+    found, size, data, all_through_botocore, seen = run(scenario())
+    assert found == (True, False) and size == 8 and data == b"far away"
+    # Ours went to us-east-1 and were sent elsewhere; botocore followed to eu-west-1.
+    assert ("HEAD", "us-east-1") in seen and ("HEAD", "eu-west-1") in seen
+    assert all_through_botocore  # after answers like these, the storage stops trying

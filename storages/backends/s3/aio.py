@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from storages.aio import AsyncFile, content_chunks, run_sync
 from storages.backends.s3.aio_files import S3AsyncReader, head_fields
-from storages.backends.s3.aio_http import S3Transport, parse_xml, xml_text
+from storages.backends.s3.aio_http import Elsewhere, S3Transport, parse_xml, xml_text
 from storages.backends.s3.aio_upload import ChunkReader, Spool, upload
 from storages.backends.s3.errors import S3PreconditionFailed
 from storages.utils import clean_name, rewindable, safe_join
@@ -125,6 +125,12 @@ class S3AsyncMixin:
                     if headers is None:  # a get_object_parameters() that varies by name
                         return await super()._asave(name, await replay.as_content())
                     continue
+                except Elsewhere as exc:
+                    # Another region: botocore follows it, if the content can be sent again.
+                    if not (replay.again or (replay.spool is not None and reader.exhausted)):
+                        raise exc.error from None
+                    replay.passed()
+                    return await super()._asave(name, await replay.as_content())
                 return name
         finally:
             await replay.close()
@@ -142,7 +148,10 @@ class S3AsyncMixin:
         transport = await self._s3_transport()
         if transport is None or mode != "rb" or self._read_parameters(name):
             return await super()._aopen(name, mode)
-        return await S3AsyncReader(transport, key, name).start()
+        try:
+            return await S3AsyncReader(transport, key, name).start()
+        except Elsewhere:
+            return await super()._aopen(name, mode)
 
     async def _ahead(self, transport: S3Transport, key: str, action: str) -> dict[str, Any]:
         answer = await transport.fetch("HEAD", key, operation="HeadObject", action=action)
@@ -155,14 +164,20 @@ class S3AsyncMixin:
         transport = await self._s3_transport()
         if transport is None or self._read_parameters(name):
             return await super()._asize(name)
-        return stored_size(await self._ahead(transport, key, "read the size of"))
+        try:
+            return stored_size(await self._ahead(transport, key, "read the size of"))
+        except Elsewhere:
+            return await super()._asize(name)
 
     async def _aget_modified_time(self, name: str) -> datetime.datetime:
         key = self._key(name)
         transport = await self._s3_transport()
         if transport is None or self._read_parameters(name):
             return await super()._aget_modified_time(name)
-        fields = await self._ahead(transport, key, "read the time of")
+        try:
+            fields = await self._ahead(transport, key, "read the time of")
+        except Elsewhere:
+            return await super()._aget_modified_time(name)
         moment = email.utils.parsedate_to_datetime(fields["LastModified"])
         moment = moment.astimezone(datetime.UTC)
         return moment if settings.USE_TZ else timezone.make_naive(moment)
@@ -174,14 +189,17 @@ class S3AsyncMixin:
         transport = await self._s3_transport()
         if transport is None or self._read_parameters(name):
             return await super()._aexists(name)
-        if key and not key.endswith("/"):
-            try:
-                await self._ahead(transport, key, "look up")
-                return True
-            except FileNotFoundError:
-                pass
-        prefix = key.rstrip("/") + "/" if key else ""
-        page = await self._alist_page(transport, prefix, {"max-keys": "1"})
+        try:
+            if key and not key.endswith("/"):
+                try:
+                    await self._ahead(transport, key, "look up")
+                    return True
+                except FileNotFoundError:
+                    pass
+            prefix = key.rstrip("/") + "/" if key else ""
+            page = await self._alist_page(transport, prefix, {"max-keys": "1"})
+        except Elsewhere:
+            return await super()._aexists(name)
         return bool(page.findall("./{*}Contents") or page.findall("./{*}CommonPrefixes"))
 
     # --- deleting and listing -------------------------------------------------------------
@@ -191,9 +209,12 @@ class S3AsyncMixin:
         transport = await self._s3_transport()
         if transport is None:
             return await super()._adelete(name)
-        await transport.fetch(
-            "DELETE", key, operation="DeleteObject", action="delete", ok=(200, 204)
-        )
+        try:
+            await transport.fetch(
+                "DELETE", key, operation="DeleteObject", action="delete", ok=(200, 204)
+            )
+        except Elsewhere:
+            await super()._adelete(name)
 
     async def _alistdir(self, path: str) -> tuple[list[str], list[str]]:
         prefix = safe_join(self.location, path)
@@ -202,6 +223,12 @@ class S3AsyncMixin:
         transport = await self._s3_transport()
         if transport is None:
             return await super()._alistdir(path)
+        try:
+            return await self._alist_all(transport, prefix)
+        except Elsewhere:
+            return await super()._alistdir(path)
+
+    async def _alist_all(self, transport: S3Transport, prefix: str) -> tuple[list[str], list[str]]:
         directories: list[str] = []
         files: list[str] = []
         token = None

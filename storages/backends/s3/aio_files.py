@@ -15,6 +15,7 @@ import zlib
 from typing import TYPE_CHECKING, Any
 
 from storages.aio import AsyncFile
+from storages.backends.s3.aio_http import Elsewhere
 from storages.backends.s3.files import GZIP_WBITS
 
 if TYPE_CHECKING:
@@ -141,9 +142,12 @@ class S3AsyncReader(AsyncFile):
         if self._size is None:
             from storages.backends.s3.files import stored_size
 
-            answer = await self._transport.fetch(
-                "HEAD", self.key, operation="HeadObject", action="read the size of"
-            )
+            try:
+                answer = await self._transport.fetch(
+                    "HEAD", self.key, operation="HeadObject", action="read the size of"
+                )
+            except Elsewhere as exc:  # the file is open: no other path now
+                raise exc.error from None
             self.requests += 1
             self._size = stored_size(head_fields(answer.headers))
         return self._size
@@ -178,6 +182,10 @@ class S3AsyncReader(AsyncFile):
                 headers=headers,
                 ok=(200, 206),
             )
+        except Elsewhere as exc:
+            if not self.requests:
+                raise  # the first request: aopen() hands the call to botocore
+            raise exc.error from None
         except OSError as exc:
             if getattr(exc, "code", "") in ("InvalidRange", "416"):
                 self._size = self._size if self._size is not None else position

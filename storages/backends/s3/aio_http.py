@@ -66,6 +66,12 @@ RETRY_CODES = frozenset(
         "RequestThrottled",
     }
 )
+#: Answers that mean "not here": the bucket is in another region or behind another endpoint.
+ELSEWHERE_CODES = frozenset(
+    {"PermanentRedirect", "TemporaryRedirect", "AuthorizationHeaderMalformed", "301", "307"}
+)
+#: After this many such answers in a row, the storage's async calls all go through botocore.
+MAX_MISDIRECTED = 3
 #: The smallest connection pool per event loop (1,000 concurrent calls share it).
 MIN_CONNECTIONS = 100
 
@@ -91,6 +97,19 @@ class LiveCredentials:
             # A refresh may call an STS/SSO endpoint or a process: never on the loop.
             self._frozen = await run_sync(self._source.get_frozen_credentials)
         return self._frozen
+
+
+class Elsewhere(Exception):
+    """The store sent a request elsewhere (another region): the call goes through botocore.
+
+    botocore follows such redirects (and learns the bucket's region); the hooks
+    catch this and run the sync code instead, or raise ``error`` (the sync
+    path's error for the answer) when the call cannot be repeated.
+    """
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 @dataclass
@@ -165,6 +184,8 @@ class S3Transport:
         #: Parameters CreateMultipartUpload takes as the same header as PutObject.
         self.multipart_headers = _same_headers(shapes, "PutObject", "CreateMultipartUpload")
         self._sessions: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        #: Answers in a row that sent a request elsewhere (see :class:`Elsewhere`).
+        self.misdirected = 0
         self._hashing: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
@@ -204,8 +225,9 @@ class S3Transport:
         return cls(storage, direct, credentials)
 
     def watched(self) -> bool:
-        """Whether a handler registered since would miss these requests."""
-        return self.direct.is_watched()
+        """Whether calls go to botocore: a handler registered since would miss these
+        requests, or the store kept sending them elsewhere (see :class:`Elsewhere`)."""
+        return self.misdirected >= MAX_MISDIRECTED or self.direct.is_watched()
 
     # --- sessions -----------------------------------------------------------------
 
@@ -343,6 +365,7 @@ class S3Transport:
                     continue
                 raise translate(_connection_error(exc, url), self.bucket, where, action) from None
             if response.status in ok:
+                self.misdirected = 0
                 return response
             try:
                 data = await response.read()
@@ -352,6 +375,10 @@ class S3Transport:
                 response.release()
             error = _client_error(response.status, response.headers, data, operation)
             code = error.response["Error"].get("Code", "")
+            if code in ELSEWHERE_CODES or response.status in (301, 307):
+                # Another region or endpoint: botocore's redirector knows where.
+                self.misdirected += 1
+                raise Elsewhere(translate(error, self.bucket, where, action))
             retry = response.status in RETRY_STATUSES or code in RETRY_CODES
             if retry and attempt < self.attempts:
                 await _backoff(attempt)

@@ -40,6 +40,11 @@ class ChunkReader:
         self._pending: collections.deque[bytes] = collections.deque()
         self._done = False
 
+    @property
+    def exhausted(self) -> bool:
+        """Whether everything has been read."""
+        return self._done and not self._pending
+
     def push_back(self, pieces: list[bytes]) -> None:
         """Read ``pieces`` again, before what is still to come."""
         self._pending.extendleft(reversed(pieces))
