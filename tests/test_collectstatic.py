@@ -296,7 +296,11 @@ def test_local_disk_storages_are_django_collectstatic(backend, static_dir, tmp_p
         "staticfiles": {"BACKEND": backend, "OPTIONS": {"location": str(root)}},
     }
     with override_settings(
-        STORAGES=storages, STATICFILES_DIRS=[str(static_dir)], STATIC_ROOT=str(root)
+        STORAGES=storages,
+        STATICFILES_DIRS=[str(static_dir)],
+        STATIC_ROOT=str(root),
+        # Only the test's files (the storages app ships a script of its own).
+        STATICFILES_FINDERS=["django.contrib.staticfiles.finders.FileSystemFinder"],
     ):
         out = io.StringIO()
         call_command("collectstatic", interactive=False, verbosity=1, stdout=out)

@@ -72,11 +72,13 @@ def test_seed_style_staticfiles_storage_setting(
         warnings.simplefilter("ignore", UserWarning)
         staticfiles_storage.exists("anything")  # resolve the lazy object
         assert type(staticfiles_storage._wrapped) is S3BotoStorage
-        assert "3 static files copied" in collect()
+        # The project's three files and the storages app's own upload script.
+        assert "4 static files copied" in collect()
         assert keys(seaweedfs_server, static_bucket, location) == [
             "app.js",
             "css/site.css",
             "img/logo.png",
+            "storages/direct_uploads.js",
         ]
         url = staticfiles_storage.url("css/site.css")
         status, body, headers = fetch(url)
@@ -97,7 +99,7 @@ def test_storages_staticfiles(seaweedfs_server, static_bucket, static_dir, locat
         "staticfiles": {"BACKEND": "storages.backends.s3.S3StaticStorage", "OPTIONS": options},
     }
     with override_settings(STORAGES=storages, STATICFILES_DIRS=[str(static_dir)]):
-        assert "3 static files copied" in collect()
+        assert "4 static files copied" in collect()  # with storages/direct_uploads.js
         url = staticfiles_storage.url("app.js")
         assert url == f"{seaweedfs_server.endpoint_url}/{static_bucket}/{location}/app.js"
         (static_dir / "app.js").write_text("console.log('changed');\n")
@@ -124,7 +126,7 @@ def test_manifest_static_storage(seaweedfs_server, static_bucket, static_dir, lo
     }
     with override_settings(STORAGES=storages, STATICFILES_DIRS=[str(static_dir)]):
         output = collect()
-        assert "3 static files copied" in output and "post-processed" in output
+        assert "4 static files copied" in output and "post-processed" in output
         stored = keys(seaweedfs_server, static_bucket, location)
         assert "staticfiles.json" in stored
         hashed_css = next(k for k in stored if k.startswith("css/site.") and k != "css/site.css")
