@@ -374,6 +374,16 @@ def _page(args, contenders, times, big, loads, failures) -> str:
             f"{max(b['extra_rss_mib'] for b in big):.1f} MiB",
         ]
     ]
+    round_rows = [
+        [f"{workload} {contender}", *(f"{seconds:.2f}" for seconds in times[(workload, contender)])]
+        for workload in ("reads", "saves")
+        for contender in contenders
+        if (workload, contender) in times
+    ]
+    rounds_table = rst_table(
+        ["workload, contender", *(f"round {i + 1}" for i in range(args.rounds))],
+        [row + [""] * (args.rounds + 1 - len(row)) for row in round_rows],
+    )
     big_table = rst_table(
         ["file", "async save", "async read", "extra RSS (median)", "extra RSS (max)"], big_rows
     )
@@ -406,6 +416,21 @@ fresh process; extra RSS is the peak over the RSS before the work (target: under
 {big_table}
 Load average of this shared 2-core machine: {loads[0]:.1f} before, {loads[1]:.1f} after.
 {_failures(failures)}
+Every round (seconds), for the spread behind the medians:
+
+{rounds_table}
+Where the time goes (profiled with cProfile and ``time.process_time`` around the
+same workloads): the client CPU per request is about 0.35-0.45 ms for ours
+(aiohttp's request and response objects are most of it; the SigV4 signature is
+15 us, the name checks and object parameters about 60 us), about 1.4 ms for
+boto3 (botocore's per-request machinery, under the GIL however many threads),
+and far less for obstore's Rust client. The rest of the wall time is the
+server: SeaweedFS shares the 2 cores with the client (and with other work on
+this machine, as the load average says), so a client that needs less CPU leaves
+more to the server. That is why ours is about even with obstore on reads and
+behind it on create-only saves (the server's conditional create costs more than
+a read, so the client's share decides less), and why single rounds vary by up
+to 2x: the medians are the figures to compare.
 
 Reproduce: ``.venv/bin/python -m bench.bench_async --count {args.count} --rounds
 {args.rounds} --mib {args.mib}`` (needs ``bench/.venv-aiobotocore``: {_venv_recipe()}).
