@@ -26,12 +26,9 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 
 from storages.aio import AsyncFile, run_sync
-from storages.backends.azure_storage.aio_files import (
-    AzureAsyncReadFile,
-    LoopClients,
-    Replay,
-    aupload,
-)
+from storages.aio.loops import PerLoop
+from storages.aio.replay import Replay
+from storages.backends.azure_storage.aio_files import AzureAsyncReadFile, aupload
 from storages.backends.azure_storage.errors import AzureNameTaken, AzureStorageError
 from storages.files import is_write_mode, refuse_partial_update
 from storages.utils import clean_name, is_root
@@ -86,18 +83,18 @@ class AzureAsyncMixin:
 
     # --- the async client --------------------------------------------------------------
 
-    def _aio_loop_clients(self) -> LoopClients:
+    def _aio_loop_clients(self) -> PerLoop[Any]:
         clients = self.__dict__.get("_aio_clients")
         if clients is None:
 
-            def make() -> Any:
+            async def make() -> Any:
                 service = self._build_service_client(_aio_module(), token=async_credential)
                 return service, service.get_container_client(self.azure_container)
 
             async def close(pair: Any) -> None:
                 await pair[0].close()
 
-            clients = self.__dict__.setdefault("_aio_clients", LoopClients(make, close))
+            clients = self.__dict__.setdefault("_aio_clients", PerLoop(make, close))
         return clients
 
     def _aio_native(self) -> bool:

@@ -12,14 +12,8 @@ nothing is under the name, so a failed or cancelled upload leaves nothing.
 The MD5 (for ``Content-MD5``, up to ``md5_max_size`` bytes) is computed in the
 thread pool, block by block, never on the loop.
 
-:class:`Replay` gives content again from its start for a retry under the next
-name: seekable content is read again, one-pass content (async iterables, async
-streams) is kept in a spool (memory up to 4 MiB, then a temporary file) as it
-is read the first time.
-
-:class:`LoopClients` keeps one client per event loop, closed when the loop
-shuts down (``asyncio.run`` and asgiref close async generators at the end: the
-client's closer is one), so no aiohttp session is left unclosed.
+The content comes from :class:`storages.aio.replay.Replay` (again from its
+start for a retry under the next name), cut by :func:`storages.aio.replay.blocks`.
 """
 
 from __future__ import annotations
@@ -30,110 +24,12 @@ import codecs
 import contextlib
 import hashlib
 import io
-import tempfile
-import threading
 import uuid
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from storages.aio import AsyncFile, content_chunks, run_sync
-from storages.files import SPOOL_MAX_MEMORY
-from storages.utils import rewindable
-
-BYTES_TYPES = (bytes, bytearray, memoryview)
-
-
-class LoopClients:
-    """One client per running event loop, made by ``make()`` (no I/O) on first use.
-
-    Each client is closed by an async generator started on its loop: the loop
-    closes it at ``shutdown_asyncgens()`` (``asyncio.run``, asgiref,
-    uvicorn), which awaits ``close(client)``; ``aclose()`` closes at once.
-    """
-
-    def __init__(self, make: Callable[[], Any], close: Callable[[Any], Awaitable[None]]):
-        self._make = make
-        self._close = close
-        self._lock = threading.Lock()
-        self._clients: weakref.WeakKeyDictionary[Any, tuple[Any, Any]] = weakref.WeakKeyDictionary()
-
-    async def get(self) -> Any:
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            entry = self._clients.get(loop)
-            created = entry is None
-            if entry is None:
-                client = self._make()
-                entry = self._clients[loop] = (client, self._closer(client))
-        if created:
-            await entry[1].__anext__()  # runs to its ``yield``: the loop now knows it
-        return entry[0]
-
-    async def _closer(self, client: Any) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            await self._close(client)
-
-    async def aclose(self) -> None:
-        """Close the client of the running loop (a new one is made on next use)."""
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            entry = self._clients.pop(loop, None)
-        if entry is not None:
-            await entry[1].aclose()
-
-
-class Replay:
-    """``content`` from its start, as many times as a save needs (see the module doc)."""
-
-    def __init__(self, content: Any) -> None:
-        self.content = content
-        self._rewindable = isinstance(content, BYTES_TYPES) or (
-            hasattr(content, "chunks") and rewindable(content)
-        )
-        self._spool: Any = None
-        self._passes = 0
-
-    async def chunks(self, chunk_size: int) -> AsyncIterator[bytes]:
-        self._passes += 1
-        if self._rewindable:
-            async for chunk in content_chunks(self.content, chunk_size):
-                yield chunk
-            return
-        if self._passes > 1:
-            if self._spool is None:
-                raise OSError("the content could not be kept for a retry")
-            await run_sync(self._spool.seek, 0)
-            while chunk := await run_sync(self._spool.read, chunk_size):
-                yield chunk
-            return
-        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_MEMORY)  # noqa: SIM115
-        self._spool = spool
-        async for chunk in content_chunks(self.content, chunk_size):
-            if spool._rolled or spool.tell() + len(chunk) > SPOOL_MAX_MEMORY:
-                await run_sync(spool.write, chunk)
-            else:
-                spool.write(chunk)
-            yield chunk
-
-    async def close(self) -> None:
-        if self._spool is not None:
-            spool, self._spool = self._spool, None
-            await run_sync(spool.close)
-
-
-async def blocks(chunks: AsyncIterator[bytes], block_size: int) -> AsyncIterator[bytes]:
-    """The bytes of ``chunks`` cut into blocks of ``block_size`` (the last one shorter)."""
-    pending = bytearray()
-    async for chunk in chunks:
-        pending += chunk
-        while len(pending) >= block_size:
-            yield bytes(pending[:block_size])
-            del pending[:block_size]
-    if pending:
-        yield bytes(pending)
+from storages.aio import AsyncFile, run_sync
+from storages.aio.replay import Replay, blocks
 
 
 def _block_id(prefix: str, index: int) -> str:
@@ -350,4 +246,4 @@ class AzureAsyncReadFile(AsyncFile):
         self.closed = True
 
 
-__all__ = ["AzureAsyncReadFile", "LoopClients", "Replay", "aupload", "blocks"]
+__all__ = ["AzureAsyncReadFile", "aupload"]

@@ -28,13 +28,10 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 
 from storages.aio import AsyncFile, run_sync
-from storages.backends.gcloud.aio_files import GCSAsyncReadFile, Replay, aupload
-from storages.backends.gcloud.aio_http import (
-    GCSSession,
-    LoopSessions,
-    object_path,
-    ssl_context_like_requests,
-)
+from storages.aio.loops import PerLoop
+from storages.aio.replay import Replay
+from storages.backends.gcloud.aio_files import GCSAsyncReadFile, aupload
+from storages.backends.gcloud.aio_http import GCSSession, object_path, ssl_context_like_requests
 from storages.backends.gcloud.errors import GCSNotFound, GCSPreconditionFailed
 from storages.backends.gcloud.files import READ_CHUNK_SIZE, UNCOMPRESSED_SIZE
 from storages.files import refuse_partial_update
@@ -73,7 +70,7 @@ class GoogleCloudAsyncMixin:
 
     # --- the session -------------------------------------------------------------------
 
-    def _aio_loop_sessions(self) -> LoopSessions:
+    def _aio_loop_sessions(self) -> PerLoop[GCSSession]:
         sessions = self.__dict__.get("_aio_sessions")
         if sessions is None:
             refresh_lock = threading.Lock()
@@ -86,7 +83,7 @@ class GoogleCloudAsyncMixin:
                 base = client._connection.API_BASE_URL
                 return GCSSession(base, client._credentials, refresh_lock, context)
 
-            sessions = self.__dict__.setdefault("_aio_sessions", LoopSessions(make))
+            sessions = self.__dict__.setdefault("_aio_sessions", PerLoop(make, GCSSession.close))
         return sessions
 
     async def _asession(self) -> GCSSession:

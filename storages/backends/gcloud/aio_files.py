@@ -12,8 +12,8 @@ the one on its way and the next, which says whether it was the last; up to
 object exists only once the last chunk lands, so a failed or cancelled upload
 leaves nothing, and its session is cancelled (``DELETE`` of the session URI).
 
-:class:`Replay` gives the content again from its start for a retry under the
-next name: seekable content is read again, one-pass content kept in a spool.
+:class:`storages.aio.replay.Replay` gives the content again from its start for
+a retry under the next name; :func:`storages.aio.replay.blocks` cuts it in chunks.
 """
 
 from __future__ import annotations
@@ -23,70 +23,16 @@ import codecs
 import contextlib
 import io
 import json
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from storages.aio import AsyncFile, content_chunks, run_sync
+from storages.aio import AsyncFile
+from storages.aio.replay import Replay, blocks
 from storages.backends.gcloud.aio_http import GCSSession, object_path
-from storages.files import SPOOL_MAX_MEMORY
-from storages.utils import rewindable
 
-BYTES_TYPES = (bytes, bytearray, memoryview)
 #: What one read of the content asks for while cutting it into chunks.
 PIECE = 256 * 1024
-
-
-class Replay:
-    """``content`` from its start, as many times as a save needs."""
-
-    def __init__(self, content: Any) -> None:
-        self.content = content
-        self._rewindable = isinstance(content, BYTES_TYPES) or (
-            hasattr(content, "chunks") and rewindable(content)
-        )
-        self._spool: Any = None
-        self._passes = 0
-
-    async def chunks(self, chunk_size: int) -> AsyncIterator[bytes]:
-        self._passes += 1
-        if self._rewindable:
-            async for chunk in content_chunks(self.content, chunk_size):
-                yield chunk
-            return
-        if self._passes > 1:
-            if self._spool is None:
-                raise OSError("the content could not be kept for a retry")
-            await run_sync(self._spool.seek, 0)
-            while chunk := await run_sync(self._spool.read, chunk_size):
-                yield chunk
-            return
-        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_MEMORY)  # noqa: SIM115
-        self._spool = spool
-        async for chunk in content_chunks(self.content, chunk_size):
-            if spool._rolled or spool.tell() + len(chunk) > SPOOL_MAX_MEMORY:
-                await run_sync(spool.write, chunk)
-            else:
-                spool.write(chunk)
-            yield chunk
-
-    async def close(self) -> None:
-        if self._spool is not None:
-            spool, self._spool = self._spool, None
-            await run_sync(spool.close)
-
-
-async def cut(chunks: AsyncIterator[bytes], size: int) -> AsyncIterator[bytes]:
-    """The bytes of ``chunks`` in pieces of ``size`` (the last one shorter)."""
-    pending = bytearray()
-    async for chunk in chunks:
-        pending += chunk
-        while len(pending) >= size:
-            yield bytes(pending[:size])
-            del pending[:size]
-    if pending:
-        yield bytes(pending)
 
 
 def _upload_params(kind: str, conditional: bool, acl: str | None) -> dict[str, str]:
@@ -111,7 +57,7 @@ async def aupload(
 ) -> dict[str, Any]:
     """Store the content of ``replay`` as the object ``resource`` describes; its resource."""
     upload_path = f"/upload/storage/v1/b/{bucket}/o"
-    pieces = cut(replay.chunks(PIECE), chunk_size)
+    pieces = blocks(replay.chunks(PIECE), chunk_size)
     queued: list[bytes] = []
     held = 0
     async for piece in pieces:
@@ -340,4 +286,4 @@ class GCSAsyncReadFile(AsyncFile):
         self.closed = True
 
 
-__all__ = ["GCSAsyncReadFile", "Replay", "aupload", "cut"]
+__all__ = ["GCSAsyncReadFile", "aupload"]

@@ -14,8 +14,8 @@ retries them. A failure is raised as google-api-core's exception for the HTTP
 status, so :func:`~storages.backends.gcloud.errors.gcs_errors` maps it as it
 maps the sync client's.
 
-:class:`LoopSessions` keeps one session per event loop, closed when the loop
-shuts down its async generators (``asyncio.run``, asgiref, uvicorn).
+A storage keeps one :class:`GCSSession` per event loop in a
+:class:`storages.aio.loops.PerLoop`.
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ import os
 import random
 import ssl
 import threading
-import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -181,55 +179,4 @@ async def _backoff(attempt: int) -> None:
     await asyncio.sleep(random.uniform(0, min(8.0, 0.25 * 2**attempt)))  # noqa: S311 - jitter
 
 
-class LoopSessions:
-    """One :class:`GCSSession` per running event loop (see the module doc)."""
-
-    def __init__(self, make: Callable[[], Awaitable[GCSSession]]) -> None:
-        self._make = make
-        self._lock = threading.Lock()
-        self._sessions: weakref.WeakKeyDictionary[Any, tuple[GCSSession, Any]] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._making: weakref.WeakKeyDictionary[Any, asyncio.Future[Any]] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    async def get(self) -> GCSSession:
-        loop = asyncio.get_running_loop()
-        with self._lock:  # loops of other threads use these dictionaries too
-            entry = self._sessions.get(loop)
-            if entry is not None:
-                return entry[0]
-            making = self._making.get(loop)
-            if making is None:
-                making = self._making[loop] = asyncio.ensure_future(self._create(loop))
-        return await asyncio.shield(making)
-
-    async def _create(self, loop: Any) -> GCSSession:
-        try:
-            session = await self._make()
-            closer = _closer(session)
-            await closer.__anext__()  # runs to its ``yield``: the loop now knows it
-            with self._lock:
-                self._sessions[loop] = (session, closer)
-            return session
-        finally:
-            with self._lock:
-                self._making.pop(loop, None)
-
-    async def aclose(self) -> None:
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            entry = self._sessions.pop(loop, None)
-        if entry is not None:
-            await entry[1].aclose()
-
-
-async def _closer(session: GCSSession) -> AsyncIterator[None]:
-    try:
-        yield
-    finally:
-        await session.close()
-
-
-__all__ = ["GCSSession", "LoopSessions", "object_path", "ssl_context_like_requests"]
+__all__ = ["GCSSession", "object_path", "ssl_context_like_requests"]
