@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import posixpath
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.utils import validate_file_name
 
+from storages.aio.cancellation import undo_on_cancel, uninterrupted
 from storages.aio.files import AsyncFile, ThreadedAsyncFile, sync_content
 from storages.aio.threads import run_sync
 
@@ -126,10 +127,7 @@ class AsyncStorageMixin:
         source, cleanup = await sync_content(content, name)
         saving = asyncio.ensure_future(self._run_sync(self._save, name, source))
         try:
-            return await asyncio.shield(saving)
-        except asyncio.CancelledError:
-            await self._undo_cancelled_save(saving)
-            raise
+            return await undo_on_cancel(saving, self._undo_cancelled_save)
         finally:
             if saving.done():
                 cleanup()
@@ -200,34 +198,15 @@ class AsyncStorageMixin:
             return bool(getattr(self, option, False))
         return any(bool(getattr(self, attribute, False)) for attribute in OVERWRITE_ATTRIBUTES)
 
-    async def _undo_cancelled_save(self, saving: asyncio.Future) -> None:
-        """Wait for the thread of a cancelled save, then delete what it stored.
+    async def _undo_cancelled_save(self, stored: str) -> None:
+        """Delete what the thread of a cancelled save stored (it has ended).
 
         Only a name the save chose is deleted: with overwrite on, the name is
         the caller's and may hold another writer's newer file, and the content
         it replaced cannot come back, so that file stays.
         """
-        stored = await _uninterrupted(saving)
-        if stored is not None and not self._save_replaces():
-            await _uninterrupted(asyncio.ensure_future(self._run_sync(self.delete, stored)))
-
-
-async def _uninterrupted(future: Awaitable[T]) -> T | None:
-    """``future``'s result once done, however often the waiting task is cancelled meanwhile.
-
-    None when it failed: a save that raised stored nothing.
-    """
-    future = asyncio.ensure_future(future)
-    while not future.done():
-        try:
-            await asyncio.shield(future)
-        except asyncio.CancelledError:
-            continue
-        except Exception:
-            break
-    if future.cancelled() or future.exception() is not None:
-        return None
-    return future.result()
+        if not self._save_replaces():
+            await uninterrupted(self._run_sync(self.delete, stored))
 
 
 #: The classes whose name rules the async path knows (it follows them awaiting aexists).

@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from storages.aio import AsyncFile, run_sync
+from storages.aio.cancellation import undo_on_cancel
 from storages.aio.replay import Replay, blocks
 
 
@@ -130,29 +131,21 @@ async def aupload(
 
 async def _final(blob_client: Any, overwrite: bool, request: Awaitable[Any]) -> Any:
     """Await the request that makes the blob; if cancelled meanwhile, undo a create."""
-    task = asyncio.ensure_future(request)
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        while not task.done():
-            try:
-                await asyncio.shield(task)
-            except asyncio.CancelledError:
-                continue
-            except Exception:
-                break
-        if not task.cancelled() and task.exception() is None and not overwrite:
-            from azure.core import MatchConditions
 
-            answer = task.result() or {}
-            # The cancellation is what the caller hears about, not a failed clean-up.
-            with contextlib.suppress(Exception):
-                await asyncio.shield(
-                    blob_client.delete_blob(
-                        etag=answer.get("etag"), match_condition=MatchConditions.IfNotModified
-                    )
+    async def undo(answer: Any) -> None:
+        if overwrite:
+            return  # it replaced a blob: that content cannot come back
+        from azure.core import MatchConditions
+
+        # The cancellation is what the caller hears about, not a failed clean-up.
+        with contextlib.suppress(Exception):
+            await asyncio.shield(
+                blob_client.delete_blob(
+                    etag=answer.get("etag"), match_condition=MatchConditions.IfNotModified
                 )
-        raise
+            )
+
+    return await undo_on_cancel(request, undo)
 
 
 class AzureAsyncReadFile(AsyncFile):

@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from storages.aio import AsyncFile
+from storages.aio.cancellation import undo_on_cancel
 from storages.aio.replay import Replay, blocks
 from storages.backends.gcloud.aio_http import GCSSession, object_path
 
@@ -180,29 +181,22 @@ async def _final(
     session: GCSSession, bucket: str, key: str, conditional: bool, request: Any
 ) -> Any:
     """Await the request that makes the object; if cancelled meanwhile, undo a create."""
-    task = asyncio.ensure_future(request)
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        while not task.done():
-            try:
-                await asyncio.shield(task)
-            except asyncio.CancelledError:
-                continue
-            except Exception:
-                break
-        if not task.cancelled() and task.exception() is None and conditional:
-            generation = task.result().json().get("generation")
-            with contextlib.suppress(Exception):  # the cancellation is what the caller hears
-                await asyncio.shield(
-                    session.request(
-                        "DELETE",
-                        f"/storage/v1{object_path(bucket, key)}",
-                        params={"ifGenerationMatch": str(generation)} if generation else None,
-                        expect=(204, 200),
-                    )
+
+    async def undo(answer: Any) -> None:
+        if not conditional:
+            return  # it replaced an object: that content cannot come back
+        generation = answer.json().get("generation")
+        with contextlib.suppress(Exception):  # the cancellation is what the caller hears
+            await asyncio.shield(
+                session.request(
+                    "DELETE",
+                    f"/storage/v1{object_path(bucket, key)}",
+                    params={"ifGenerationMatch": str(generation)} if generation else None,
+                    expect=(204, 200),
                 )
-        raise
+            )
+
+    return await undo_on_cancel(request, undo)
 
 
 class GCSAsyncReadFile(AsyncFile):
