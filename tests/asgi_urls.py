@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from storages.views import aserve_url
 
-SERVED = ("disk", "local", "db", "s3", "azure", "broken")
+SERVED = ("disk", "local", "db", "s3", "azure", "gcs", "broken")
 
 urlpatterns = [
     pattern

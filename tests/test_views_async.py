@@ -1,10 +1,10 @@
-"""storages.views.aserve under a real ASGI server (uvicorn on 127.0.0.1), on five stores.
+"""storages.views.aserve under a real ASGI server (uvicorn on 127.0.0.1), on six stores.
 
 The stores: local disk through Django's own FileSystemStorage (no async API:
 the view runs its sync methods in the thread pool), local disk through our
 OverwriteStorage (the async API's threaded defaults), DatabaseStorage on
-SQLite through a Django alias, S3 on SeaweedFS and Azure on Azurite (native
-async I/O).
+SQLite through a Django alias, S3 on SeaweedFS, Azure on Azurite and GCS on
+fake-gcs-server (native async I/O).
 Requests are sent with http.client, so hostile paths reach the server as
 written.
 """
@@ -30,7 +30,7 @@ from storages.views import signed_url
 from tests.asgi_urls import SERVED
 from tests.servers.databases import add_django_database, unique_name
 
-STORES = ["disk", "local", "db", "s3", "azure"]
+STORES = ["disk", "local", "db", "s3", "azure", "gcs"]
 PAYLOAD = bytes(range(256)) * 1200  # 300 KiB: several 64 KiB chunks of the body
 BIG = 64 * 1024 * 1024
 DB_ALIAS = "asgi_files"
@@ -82,8 +82,31 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def stores(tmp_path_factory, django_db_blocker, seaweedfs_server, seaweedfs_bucket, azurite_server):
-    """The STORAGES of the served app, each holding FILES (and S3 a 64 MiB file)."""
+def loopback_only():
+    """Every connection this module opens goes to 127.0.0.1 (never a cloud)."""
+    connect = socket.socket.connect
+
+    def guarded(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] != "127.0.0.1":
+            raise AssertionError(f"a test tried to reach {address!r}")
+        return connect(sock, address)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", guarded)
+        yield
+
+
+@pytest.fixture(scope="module")
+def stores(
+    loopback_only,
+    tmp_path_factory,
+    django_db_blocker,
+    seaweedfs_server,
+    seaweedfs_bucket,
+    azurite_server,
+    gcs_server,
+):
+    """The STORAGES of the served app, each holding FILES (and S3 and the disk a 64 MiB file)."""
     root = tmp_path_factory.mktemp("asgi")
     s3_options = seaweedfs_server.storage_options(seaweedfs_bucket)
     table = unique_name()
@@ -107,6 +130,10 @@ def stores(tmp_path_factory, django_db_blocker, seaweedfs_server, seaweedfs_buck
                 "connection_string": azurite_server.connection_string(),
                 "azure_container": azurite_server.create_container(),
             },
+        },
+        "gcs": {
+            "BACKEND": "storages.backends.gcloud.GoogleCloudStorage",
+            "OPTIONS": gcs_server.storage_options(gcs_server.create_bucket()),
         },
         # Fails whatever it is asked (its table does not exist).
         "broken": {
