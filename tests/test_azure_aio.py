@@ -243,7 +243,7 @@ def test_one_client_per_loop_closed_with_the_loop(options):
     seen = []
 
     async def scenario():
-        service, container = await storage._aio_loop_clients().get()
+        service, container = await storage._per_loop().get()
         assert await storage._acontainer() is container
         await storage.asave("x.txt", b"x")
         transport = service._pipeline._transport
@@ -258,7 +258,7 @@ def test_one_client_per_loop_closed_with_the_loop(options):
 
     async def closed_early():
         await storage.asave("y.txt", b"y")
-        transport = (await storage._aio_loop_clients().get())[0]._pipeline._transport
+        transport = (await storage._per_loop().get())[0]._pipeline._transport
         await storage.aclose()
         assert transport.session is None
         assert await storage.aexists("y.txt")  # a new client for the rest

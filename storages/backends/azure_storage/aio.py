@@ -19,26 +19,19 @@ tokens in the thread pool, never on the loop.
 
 from __future__ import annotations
 
-import contextvars
 import inspect
-from typing import Any
+from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
 
 from storages.aio import AsyncFile, run_sync
 from storages.aio.loops import PerLoop
+from storages.aio.native import NativeAsyncMixin
 from storages.aio.replay import Replay
 from storages.backends.azure_storage.aio_files import AzureAsyncReadFile, aupload
 from storages.backends.azure_storage.errors import AzureNameTaken, AzureStorageError
 from storages.files import is_write_mode, refuse_partial_update
 from storages.utils import clean_name, is_root
-
-#: The module whose ``get_available_name`` makes no request.
-OWN_MODULE = "storages.backends.azure_storage.storage"
-#: ``max_length`` of the asave() under way (its next candidate names need it).
-_max_length: contextvars.ContextVar[int | None] = contextvars.ContextVar(
-    "azure_asave_max_length", default=None
-)
 
 
 class ThreadedTokenCredential:
@@ -78,24 +71,23 @@ def _aio_module() -> Any:
     return aio
 
 
-class AzureAsyncMixin:
+class AzureAsyncMixin(NativeAsyncMixin):
     """The async hooks of ``AzureStorage`` on the SDK's async client (see the module doc)."""
+
+    names_module: ClassVar[str] = "storages.backends.azure_storage.storage"
+    per_loop_key: ClassVar[str] = "_aio_clients"
 
     # --- the async client --------------------------------------------------------------
 
-    def _aio_loop_clients(self) -> PerLoop[Any]:
-        clients = self.__dict__.get("_aio_clients")
-        if clients is None:
+    def _new_per_loop(self) -> PerLoop[Any]:
+        async def make() -> Any:
+            service = self._build_service_client(_aio_module(), token=async_credential)
+            return service, service.get_container_client(self.azure_container)
 
-            async def make() -> Any:
-                service = self._build_service_client(_aio_module(), token=async_credential)
-                return service, service.get_container_client(self.azure_container)
+        async def close(pair: Any) -> None:
+            await pair[0].close()
 
-            async def close(pair: Any) -> None:
-                await pair[0].close()
-
-            clients = self.__dict__.setdefault("_aio_clients", PerLoop(make, close))
-        return clients
+        return PerLoop(make, close)
 
     def _aio_native(self) -> bool:
         """False when AZURE_CLIENT_OPTIONS gives a sync ``transport``: then the
@@ -109,45 +101,19 @@ class AzureAsyncMixin:
 
     async def _acontainer(self) -> Any:
         """The async ``ContainerClient`` of this storage for the running event loop."""
-        return (await self._aio_loop_clients().get())[1]
-
-    async def aclose(self) -> None:
-        """Close the running loop's async client now (else it closes with the loop)."""
-        clients = self.__dict__.get("_aio_clients")
-        if clients is not None:
-            await clients.aclose()
-
-    # --- names -------------------------------------------------------------------------
-
-    async def aget_available_name(self, name: str, max_length: int | None = None) -> str:
-        _max_length.set(max_length)
-        if type(self).get_available_name.__module__ == OWN_MODULE:
-            # Our rules make no request (a taken name is found by the create).
-            return self.get_available_name(name, max_length)
-        # A subclass's own rules may (an exists() check): in the pool.
-        return await run_sync(self.get_available_name, name, max_length)
+        return (await self._per_loop().get())[1]
 
     # --- saving ------------------------------------------------------------------------
 
     async def _asave(self, name: str, content: Any) -> str:
         if not self._aio_native():
             return await super()._asave(name, content)  # type: ignore[misc]
-        name = clean_name(name)
         overwrite = bool(self.overwrite_files)
-        max_length = _max_length.get()
-        replay = Replay(content)
-        try:
-            taken = name
-            while True:
-                try:
-                    await self._aupload(name, replay, overwrite=overwrite, content=content)
-                except AzureNameTaken:
-                    # Keep that file; the next create-only upload checks the next name.
-                    taken, name = self._next_candidate(taken, max_length)
-                    continue
-                return name
-        finally:
-            await replay.close()
+
+        async def upload(name: str, replay: Replay) -> None:
+            await self._aupload(name, replay, overwrite=overwrite, content=content)
+
+        return await self._asave_first_free(clean_name(name), content, upload, AzureNameTaken)
 
     async def _aupload(self, name: str, replay: Replay, *, overwrite: bool, content: Any) -> None:
         import asyncio

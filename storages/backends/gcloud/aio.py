@@ -20,15 +20,15 @@ aiohttp session per event loop per storage, closed with the loop.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import datetime
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
 
 from storages.aio import AsyncFile, run_sync
 from storages.aio.loops import PerLoop
+from storages.aio.native import NativeAsyncMixin
 from storages.aio.replay import Replay
 from storages.backends.gcloud.aio_files import GCSAsyncReadFile, aupload
 from storages.backends.gcloud.aio_http import GCSSession, object_path, ssl_context_like_requests
@@ -36,13 +36,6 @@ from storages.backends.gcloud.errors import GCSNotFound, GCSPreconditionFailed
 from storages.backends.gcloud.files import READ_CHUNK_SIZE, UNCOMPRESSED_SIZE
 from storages.files import refuse_partial_update
 from storages.utils import clean_name, is_root, safe_join
-
-#: The module whose ``get_available_name`` makes no request.
-OWN_MODULE = "storages.backends.gcloud.storage"
-#: ``max_length`` of the asave() under way (its next candidate names need it).
-_max_length: contextvars.ContextVar[int | None] = contextvars.ContextVar(
-    "gcs_asave_max_length", default=None
-)
 
 
 def _require_aiohttp() -> None:
@@ -65,45 +58,29 @@ def _our_gzip(resource: dict[str, Any]) -> bool:
     return resource.get("contentEncoding") == "gzip" and UNCOMPRESSED_SIZE in metadata
 
 
-class GoogleCloudAsyncMixin:
+class GoogleCloudAsyncMixin(NativeAsyncMixin):
     """The async hooks of ``GoogleCloudStorage`` (see the module doc)."""
+
+    names_module: ClassVar[str] = "storages.backends.gcloud.storage"
+    per_loop_key: ClassVar[str] = "_aio_sessions"
 
     # --- the session -------------------------------------------------------------------
 
-    def _aio_loop_sessions(self) -> PerLoop[GCSSession]:
-        sessions = self.__dict__.get("_aio_sessions")
-        if sessions is None:
-            refresh_lock = threading.Lock()
+    def _new_per_loop(self) -> PerLoop[GCSSession]:
+        refresh_lock = threading.Lock()
 
-            async def make() -> GCSSession:
-                _require_aiohttp()
-                # The sync client may look for default credentials: not on the loop.
-                client = await run_sync(getattr, self, "client")
-                context = await run_sync(ssl_context_like_requests)
-                base = client._connection.API_BASE_URL
-                return GCSSession(base, client._credentials, refresh_lock, context)
+        async def make() -> GCSSession:
+            _require_aiohttp()
+            # The sync client may look for default credentials: not on the loop.
+            client = await run_sync(getattr, self, "client")
+            context = await run_sync(ssl_context_like_requests)
+            base = client._connection.API_BASE_URL
+            return GCSSession(base, client._credentials, refresh_lock, context)
 
-            sessions = self.__dict__.setdefault("_aio_sessions", PerLoop(make, GCSSession.close))
-        return sessions
+        return PerLoop(make, GCSSession.close)
 
     async def _asession(self) -> GCSSession:
-        return await self._aio_loop_sessions().get()
-
-    async def aclose(self) -> None:
-        """Close the running loop's session now (else it closes with the loop)."""
-        sessions = self.__dict__.get("_aio_sessions")
-        if sessions is not None:
-            await sessions.aclose()
-
-    # --- names -------------------------------------------------------------------------
-
-    async def aget_available_name(self, name: str, max_length: int | None = None) -> str:
-        _max_length.set(max_length)
-        if type(self).get_available_name.__module__ == OWN_MODULE:
-            # Our rules make no request (a taken name is found by the create).
-            return self.get_available_name(name, max_length)
-        # A subclass's own rules may (an exists() check): in the pool.
-        return await run_sync(self.get_available_name, name, max_length)
+        return await self._per_loop().get()
 
     # --- saving ------------------------------------------------------------------------
 
@@ -116,33 +93,24 @@ class GoogleCloudAsyncMixin:
         if self._should_gzip(probe):
             return await super()._asave(name, content)  # type: ignore[misc]
         conditional = not self.file_overwrite
-        max_length = _max_length.get()
         chunk_size = int(self.blob_chunk_size or 0) or DEFAULT_UPLOAD_CHUNK
-        replay = Replay(content)
-        try:
-            taken = name
-            while True:
-                key = self._key(name)
-                blob, acl = self._new_blob(key, name, content)
-                try:
-                    with self._errors(key, "save"):
-                        await aupload(
-                            session,
-                            self.bucket_name,
-                            blob._get_writable_metadata(),
-                            replay,
-                            conditional=conditional,
-                            acl=acl,
-                            multipart_limit=MULTIPART_LIMIT,
-                            chunk_size=chunk_size,
-                        )
-                except GCSPreconditionFailed:
-                    # The name is taken: keep that file and try the next candidate.
-                    taken, name = self._next_candidate(taken, max_length)
-                    continue
-                return name
-        finally:
-            await replay.close()
+
+        async def upload(name: str, replay: Replay) -> None:
+            key = self._key(name)
+            blob, acl = self._new_blob(key, name, content)
+            with self._errors(key, "save"):
+                await aupload(
+                    session,
+                    self.bucket_name,
+                    blob._get_writable_metadata(),
+                    replay,
+                    conditional=conditional,
+                    acl=acl,
+                    multipart_limit=MULTIPART_LIMIT,
+                    chunk_size=chunk_size,
+                )
+
+        return await self._asave_first_free(name, content, upload, GCSPreconditionFailed)
 
     # --- reading and the rest ----------------------------------------------------------
 
