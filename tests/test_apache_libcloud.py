@@ -14,6 +14,8 @@ import json
 import logging
 import os
 import pickle
+import subprocess
+import sys
 import tracemalloc
 import urllib.error
 import urllib.request
@@ -440,6 +442,54 @@ class TestNamesAndListings:
         assert {any_storage.open(n).read() for n in names} == {
             f"writer {i}".encode() for i in range(8)
         }
+
+    def test_local_saves_from_several_processes_keep_every_file(self, local_provider):
+        # The LOCAL driver's name lock is also a lock file: processes saving one
+        # name at the same moment never both find it free.
+        script = (
+            "import json, sys\n"
+            "import django\n"
+            "from django.conf import settings\n"
+            "settings.configure(USE_TZ=True, INSTALLED_APPS=[])\n"
+            "django.setup()\n"
+            "from django.core.files.base import ContentFile\n"
+            "from storages.backends.apache_libcloud import LibCloudStorage\n"
+            "entry = json.loads(sys.argv[1])\n"
+            "storage = LibCloudStorage(providers={'l': entry}, provider_name='l')\n"
+            "storage.exists('warm')\n"
+            "sys.stdout.write('ready\\n'); sys.stdout.flush()\n"
+            "sys.stdin.readline()  # the start signal, sent to every process at once\n"
+            "names = [storage.save('shared.txt', ContentFile(f'{sys.argv[2]}-{i}'.encode()))\n"
+            "         for i in range(5)]\n"
+            "print(json.dumps(names))\n"
+        )
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        children = [
+            subprocess.Popen(
+                [sys.executable, "-c", script, json.dumps(local_provider), str(index)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=root,
+            )
+            for index in range(2)
+        ]
+        try:
+            for child in children:
+                assert child.stdout.readline().strip() == "ready"
+            for child in children:
+                child.stdin.write("go\n")
+                child.stdin.flush()
+            outputs = [child.communicate(timeout=60)[0] for child in children]
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.kill()
+        names = [name for output in outputs for name in json.loads(output)]
+        assert len(names) == len(set(names)) == 10
+        storage = LibCloudStorage(providers={"l": local_provider}, provider_name="l")
+        contents = {storage.open(name).read() for name in names}
+        assert contents == {f"{p}-{i}".encode() for p in range(2) for i in range(5)}
 
     def test_failed_multipart_upload_leaves_nothing(self, seaweedfs_server, s3_bucket):
         storage = make_s3(seaweedfs_server, s3_bucket)
