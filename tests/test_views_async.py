@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 import tracemalloc
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
@@ -78,7 +78,6 @@ class Server:
     address: str
     loop: asyncio.AbstractEventLoop
     thread: threading.Thread
-    lags: list[float] = field(default_factory=list)
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +158,7 @@ def stores(
         finally:
             storages["db"].drop_table()
             storages["s3"].delete("big.bin")
-            storages["s3"].connection.close()  # idle keep-alive connections slow weed's stop
+            storages["s3"].connection.close()  # its pooled connections, not left to the GC
 
 
 @pytest.fixture(scope="module")
