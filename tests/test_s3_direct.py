@@ -219,7 +219,7 @@ def test_server_gone_is_a_clear_error(seaweed_options):
         ),
     )
     storage.save("first.txt", ContentFile(b"1"))
-    server.stop()
+    server.discard()
     with pytest.raises(S3StorageError, match=r"Could not save s3://gone/"):
         storage.save("second.txt", ContentFile(b"2"))
 
@@ -232,7 +232,7 @@ def tls_server(tmp_path_factory):
     certs = make_certificates(tmp_path_factory.mktemp("s3-certs"))
     server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs-tls"), certs=certs)
     yield server, certs
-    server.stop()
+    server.discard()
 
 
 def test_direct_upload_over_verified_tls(tls_server):
