@@ -20,16 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import codecs
 import contextlib
 import hashlib
-import io
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from storages.aio import AsyncFile, run_sync
+from storages.aio import run_sync
 from storages.aio.cancellation import undo_on_cancel
+from storages.aio.ranged import RangedReadFile
 from storages.aio.replay import Replay, blocks
 
 
@@ -148,7 +147,7 @@ async def _final(blob_client: Any, overwrite: bool, request: Awaitable[Any]) -> 
     return await undo_on_cancel(request, undo)
 
 
-class AzureAsyncReadFile(AsyncFile):
+class AzureAsyncReadFile(RangedReadFile):
     """A blob open for reading: ranged downloads pinned to its ETag, one chunk in memory.
 
     ``first`` is the download that opened it (from offset 0).
@@ -163,33 +162,16 @@ class AzureAsyncReadFile(AsyncFile):
         errors: Callable[[str], Any],
         timeout: Any,
     ) -> None:
-        super().__init__(name, mode)
+        super().__init__(name, mode, int(first.size or 0))
         self._client = blob_client
-        self._size = int(first.size or 0)
         self._etag = first.properties.etag
         self._errors = errors
         self._timeout = timeout
-        self._pos = 0
         self._buffer = b""
         # The download that opened the file reads from 0 (its first chunk is here).
         self._chunks: AsyncIterator[bytes] | None = first.chunks()
-        self._decoder = None if "b" in mode else codecs.getincrementaldecoder("utf-8")()
 
-    async def size(self) -> int:
-        return self._size
-
-    def tell(self) -> int:
-        return self._pos
-
-    async def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        position = max(0, base + offset)
-        if position != self._pos:
-            await self._drop()
-            self._pos = position
-        return self._pos
-
-    async def _drop(self) -> None:
+    async def _moving(self) -> None:
         self._buffer = b""
         chunks, self._chunks = self._chunks, None
         if chunks is not None and hasattr(chunks, "aclose"):
@@ -213,29 +195,16 @@ class AzureAsyncReadFile(AsyncFile):
             except StopAsyncIteration:
                 return b""
 
-    async def read(self, n: int = -1) -> bytes | str:
-        if self.closed:
-            raise ValueError(f"I/O operation on closed file {self.name!r}.")
-        wanted = self._size - self._pos if n is None or n < 0 else min(n, self._size - self._pos)
-        parts: list[bytes] = []
-        got = 0
-        while got < wanted:
-            if not self._buffer:
-                self._buffer = await self._next_chunk()
-                if not self._buffer:
-                    break
-            piece = self._buffer[: wanted - got]
-            self._buffer = self._buffer[len(piece) :]
-            parts.append(piece)
-            got += len(piece)
-        self._pos += got
-        data = b"".join(parts)
-        if self._decoder is None:
-            return data
-        return self._decoder.decode(data, final=self._pos >= self._size)
+    async def _piece(self, at: int, most: int) -> bytes:
+        # The download stream is at ``at`` already: reads go on where the last one ended.
+        if not self._buffer:
+            self._buffer = await self._next_chunk()
+        piece = self._buffer[:most]
+        self._buffer = self._buffer[len(piece) :]
+        return piece
 
     async def close(self) -> None:
-        await self._drop()
+        await self._moving()
         self.closed = True
 
 

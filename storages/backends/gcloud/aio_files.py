@@ -19,16 +19,14 @@ a retry under the next name; :func:`storages.aio.replay.blocks` cuts it in chunk
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
-import io
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from storages.aio import AsyncFile
 from storages.aio.cancellation import undo_on_cancel
+from storages.aio.ranged import RangedReadFile
 from storages.aio.replay import Replay, blocks
 from storages.backends.gcloud.aio_http import GCSSession, object_path
 
@@ -199,7 +197,7 @@ async def _final(
     return await undo_on_cancel(request, undo)
 
 
-class GCSAsyncReadFile(AsyncFile):
+class GCSAsyncReadFile(RangedReadFile):
     """An object open for reading: ranged GETs of one generation, one chunk in memory."""
 
     def __init__(
@@ -213,28 +211,14 @@ class GCSAsyncReadFile(AsyncFile):
         chunk_size: int,
         errors: Callable[[str], Any],
     ) -> None:
-        super().__init__(name, mode)
+        super().__init__(name, mode, int(resource.get("size") or 0))
         self._session = session
         self._path = f"/download/storage/v1{object_path(bucket, resource['name'])}"
         self._generation = str(resource.get("generation") or "")
-        self._size = int(resource.get("size") or 0)
         self._chunk_size = chunk_size
         self._errors = errors
-        self._pos = 0
         self._buffer = b""
         self._buffer_at = 0
-        self._decoder = None if "b" in mode else codecs.getincrementaldecoder("utf-8")()
-
-    async def size(self) -> int:
-        return self._size
-
-    def tell(self) -> int:
-        return self._pos
-
-    async def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
 
     async def _fetch(self, start: int) -> bytes:
         end = min(start + self._chunk_size, self._size) - 1
@@ -253,27 +237,11 @@ class GCSAsyncReadFile(AsyncFile):
             )
         return answer.content
 
-    async def read(self, n: int = -1) -> bytes | str:
-        if self.closed:
-            raise ValueError(f"I/O operation on closed file {self.name!r}.")
-        wanted = self._size - self._pos if n is None or n < 0 else min(n, self._size - self._pos)
-        parts: list[bytes] = []
-        got = 0
-        while got < wanted:
-            at = self._pos + got
-            inside = self._buffer_at <= at < self._buffer_at + len(self._buffer)
-            if not inside:
-                self._buffer, self._buffer_at = await self._fetch(at), at
-                if not self._buffer:
-                    break
-            piece = self._buffer[at - self._buffer_at : at - self._buffer_at + wanted - got]
-            parts.append(piece)
-            got += len(piece)
-        self._pos += got
-        data = b"".join(parts)
-        if self._decoder is None:
-            return data
-        return self._decoder.decode(data, final=self._pos >= self._size)
+    async def _piece(self, at: int, most: int) -> bytes:
+        # The chunk held serves reads inside it (a seek back into it, say).
+        if not self._buffer_at <= at < self._buffer_at + len(self._buffer):
+            self._buffer, self._buffer_at = await self._fetch(at), at
+        return self._buffer[at - self._buffer_at : at - self._buffer_at + most]
 
     async def close(self) -> None:
         self._buffer = b""
