@@ -6,7 +6,8 @@ again from its start. :class:`Replay` reads seekable content again and keeps
 one-pass content (async iterables, async streams) in a spool (memory up to
 ``SPOOL_MAX_MEMORY``, then a temporary file written through the pool) as it is
 read the first time. :func:`blocks` cuts chunks into the blocks or chunks a
-service takes.
+service takes; :func:`first_blocks` reads enough of them to tell whether the
+content fits one request.
 """
 
 from __future__ import annotations
@@ -72,4 +73,17 @@ async def blocks(chunks: AsyncIterator[bytes], block_size: int) -> AsyncIterator
         yield bytes(pending)
 
 
-__all__ = ["Replay", "blocks"]
+async def first_blocks(stream: AsyncIterator[bytes], limit: int) -> tuple[list[bytes], bool]:
+    """The first blocks of ``stream``, until they hold more than ``limit`` bytes or it
+    ends; and whether they are all of it (then it fits a request of ``limit`` bytes)."""
+    head: list[bytes] = []
+    held = 0
+    async for block in stream:
+        head.append(block)
+        held += len(block)
+        if held > limit:
+            return head, False
+    return head, True
+
+
+__all__ = ["Replay", "blocks", "first_blocks"]

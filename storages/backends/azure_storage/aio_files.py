@@ -29,7 +29,7 @@ from typing import Any
 from storages.aio import run_sync
 from storages.aio.cancellation import undo_on_cancel
 from storages.aio.ranged import RangedReadFile
-from storages.aio.replay import Replay, blocks
+from storages.aio.replay import Replay, blocks, first_blocks
 
 
 def _block_id(prefix: str, index: int) -> str:
@@ -57,14 +57,8 @@ async def aupload(
     from azure.core import MatchConditions
 
     stream = blocks(replay.chunks(block_size), block_size)
-    first: list[bytes] = []
-    held = 0
-    async for block in stream:
-        first.append(block)
-        held += len(block)
-        if held > single_put_size:
-            break
-    else:
+    first, whole = await first_blocks(stream, single_put_size)
+    if whole:
         data = b"".join(first)
         return await _final(
             blob_client,

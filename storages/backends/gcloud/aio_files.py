@@ -27,7 +27,7 @@ from typing import Any
 
 from storages.aio.cancellation import undo_on_cancel
 from storages.aio.ranged import RangedReadFile
-from storages.aio.replay import Replay, blocks
+from storages.aio.replay import Replay, blocks, first_blocks
 from storages.backends.gcloud.aio_http import GCSSession, object_path
 
 #: What one read of the content asks for while cutting it into chunks.
@@ -57,14 +57,8 @@ async def aupload(
     """Store the content of ``replay`` as the object ``resource`` describes; its resource."""
     upload_path = f"/upload/storage/v1/b/{bucket}/o"
     pieces = blocks(replay.chunks(PIECE), chunk_size)
-    queued: list[bytes] = []
-    held = 0
-    async for piece in pieces:
-        queued.append(piece)
-        held += len(piece)
-        if held > multipart_limit:
-            break
-    else:  # all of it is here, and small: one multipart request, as the sync path
+    queued, whole = await first_blocks(pieces, multipart_limit)
+    if whole:  # all of it is here, and small: one multipart request, as the sync path
         boundary = f"==storages-{uuid.uuid4().hex}=="
         request = session.request(
             "POST",
