@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import tempfile
@@ -282,7 +283,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--mib", type=int, default=64)
     parser.add_argument("--no-page", action="store_true", help="print only; keep the docs page")
+    parser.add_argument(
+        "--page-only", action="store_true", help="write the page again from the recorded runs"
+    )
     args = parser.parse_args()
+    if args.page_only:
+        runs = _recorded_runs()
+        write_results_page("async", "Async S3 (issue 18)", _page_of(runs[-1], runs))
+        return
     contenders = list(CONTENDERS)
     if not OTHER_PYTHON.exists():
         print(f"No {OTHER_PYTHON}: aiobotocore and obstore are left out ({_venv_recipe()}).")
@@ -336,11 +344,69 @@ def main() -> None:
             print(f"round {round_number + 1} {args.mib} MiB: {big[-1]}")
     finally:
         server.stop()
-    load_after = os.getloadavg()[0]
-    page = _page(args, contenders, times, big, (load_before, load_after), failures)
+    run = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "count": args.count,
+        "rounds": args.rounds,
+        "mib": args.mib,
+        "contenders": contenders,
+        "times": {f"{workload}|{contender}": v for (workload, contender), v in times.items()},
+        "big": big,
+        "loads": [load_before, os.getloadavg()[0]],
+        "failures": failures,
+    }
+    runs = _recorded_runs()
+    if not args.no_page:
+        runs.append(run)
+        RUNS_FILE.write_text(json.dumps(runs, indent=1) + "\n")
+    page = _page_of(run, runs)
     print(page)
     if not args.no_page:
         write_results_page("async", "Async S3 (issue 18)", page)
+
+
+#: Every full run of this benchmark on this machine (the page shows them all).
+RUNS_FILE = BENCH_DIR / "async_runs.json"
+
+
+def _recorded_runs() -> list[dict]:
+    return json.loads(RUNS_FILE.read_text()) if RUNS_FILE.exists() else []
+
+
+def _page_of(run: dict, runs: list[dict]) -> str:
+    times = {tuple(key.split("|", 1)): value for key, value in run["times"].items()}
+    args = argparse.Namespace(count=run["count"], rounds=run["rounds"], mib=run["mib"])
+    page = _page(args, run["contenders"], times, run["big"], run["loads"], run["failures"])
+    return page + _history(runs)
+
+
+def _history(runs: list[dict]) -> str:
+    """One line per recorded run: the medians' ratios, and how busy the machine was."""
+    if len(runs) < 2:
+        return ""
+    rows = []
+    for run in runs:
+        median = {key: statistics.median(value) for key, value in run["times"].items()}
+        row = [run["date"], f"{run['loads'][0]:.1f} / {run['loads'][1]:.1f}", str(run["rounds"])]
+        for workload in ("reads", "saves"):
+            ours = median[f"{workload}|{OURS}"]
+            for contender in (AIOBOTOCORE, OBSTORE, THREADS):
+                theirs = median.get(f"{workload}|{contender}")
+                row.append("-" if theirs is None else f"{theirs / ours:.2f}x")
+        rows.append(row)
+    headers = ["run", "load before / after", "rounds"]
+    headers += [
+        f"{w} vs {c}" for w in ("reads", "saves") for c in ("aiobotocore", "obstore", "boto3")
+    ]
+    return f"""
+Every full run recorded (``bench/async_runs.json``), newest last: the contender's
+median over ours (higher is better for ours). The load average is the whole
+machine's, and the ratios fall as it rises. Our reading (not a measured cause):
+our client is one event-loop thread, which gets a smaller share of the 2 cores
+when they are oversubscribed, while obstore's runtime and boto3's pool run
+several threads:
+
+{rst_table(headers, rows)}"""
 
 
 def _measured(python, function: str, **kwargs):

@@ -66,12 +66,10 @@ class S3AsyncMixin:
         from storages.backends.s3.storage import _client_lock
 
         self.connection  # noqa: B018 - makes the client (and its session)
+        # Built outside the lock (it may need the client's own lock); the first one kept.
+        built = S3Transport.build(self) or THREADED
         with _client_lock:
-            transport = self.__dict__.get(STATE)
-            if transport is None:
-                transport = S3Transport.build(self) or THREADED
-                self.__dict__[STATE] = transport
-        return transport
+            return self.__dict__.setdefault(STATE, built)
 
     async def aclose(self) -> None:
         """Close this event loop's HTTP session (``asyncio.run()`` and ASGI servers do it too)."""
