@@ -117,7 +117,6 @@ class AzureAsyncMixin(NativeAsyncMixin):
 
     async def _aupload(self, name: str, replay: Replay, *, overwrite: bool, content: Any) -> None:
         import asyncio
-        import random
 
         from storages.backends.azure_storage.storage import BLOCK_LIST_ATTEMPTS
 
@@ -140,16 +139,10 @@ class AzureAsyncMixin(NativeAsyncMixin):
                     )
                 return
             except AzureStorageError as exc:
-                if exc.code != "InvalidBlockList":
+                delay = self._restage_delay(exc, blob, overwrite=overwrite, attempt=attempt)
+                if delay is None:
                     raise
-                # Another upload to this name committed first (our blocks are gone).
-                if not overwrite:
-                    raise AzureNameTaken(
-                        str(exc), container=exc.container, blob=blob, code=exc.code
-                    ) from exc
-                if attempt == BLOCK_LIST_ATTEMPTS - 1:
-                    raise
-                await asyncio.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter
+                await asyncio.sleep(delay)
 
     # --- reading and the rest ----------------------------------------------------------
 

@@ -285,17 +285,29 @@ class AzureStorage(AzureAsyncMixin, AzureBrowserUploads, AzureUrls, BaseStorage)
                         )
                     return
                 except AzureStorageError as exc:
-                    if exc.code != "InvalidBlockList":
+                    delay = self._restage_delay(exc, blob, overwrite=overwrite, attempt=attempt)
+                    if delay is None:
                         raise
-                    # Another upload to this name committed first, which discards the
-                    # blocks we staged: the name is taken (create-only), or we stage again.
-                    if not overwrite:
-                        raise AzureNameTaken(
-                            str(exc), container=exc.container, blob=blob, code=exc.code
-                        ) from exc
-                    if attempt == BLOCK_LIST_ATTEMPTS - 1:
-                        raise
-                    time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter
+                    time.sleep(delay)
+
+    def _restage_delay(
+        self, exc: AzureStorageError, blob: str, *, overwrite: bool, attempt: int
+    ) -> float | None:
+        """After a failed upload: the seconds to wait before staging again, else None.
+
+        ``InvalidBlockList``: another upload to this name committed first, which
+        discards the blocks we staged: the name is taken (create-only: raises
+        ``AzureNameTaken``), or we stage again, ``BLOCK_LIST_ATTEMPTS`` times at most.
+        """
+        if exc.code != "InvalidBlockList":
+            return None
+        if not overwrite:
+            raise AzureNameTaken(
+                str(exc), container=exc.container, blob=blob, code=exc.code
+            ) from exc
+        if attempt == BLOCK_LIST_ATTEMPTS - 1:
+            return None
+        return random.uniform(0, 0.05 * 2**attempt)  # noqa: S311 - jitter
 
     def _md5_max_size(self) -> int | None:
         limit = self.content_md5_max_size
