@@ -35,7 +35,7 @@ from storages.backends.gcloud.aio_http import GCSSession, object_path, ssl_conte
 from storages.backends.gcloud.errors import GCSNotFound, GCSPreconditionFailed
 from storages.backends.gcloud.files import READ_CHUNK_SIZE, UNCOMPRESSED_SIZE
 from storages.files import refuse_partial_update
-from storages.utils import clean_name, is_root, safe_join
+from storages.utils import clean_name, is_root
 
 
 def _require_aiohttp() -> None:
@@ -197,9 +197,7 @@ class GoogleCloudAsyncMixin(NativeAsyncMixin):
         return False
 
     async def _alistdir(self, path: str) -> tuple[list[str], list[str]]:
-        prefix = safe_join(self.location, path)
-        if prefix and not prefix.endswith("/"):
-            prefix += "/"
+        prefix = self._listing_prefix(path)
         directories: list[str] = []
         files: list[str] = []
         with self._errors(prefix, "list"):

@@ -205,6 +205,11 @@ class GoogleCloudStorage(
         """The object name of the file ``name``; unsafe names and the root are refused."""
         return file_join(self.location, name)
 
+    def _listing_prefix(self, path: str) -> str:
+        """The prefix of the objects in the directory ``path`` ("" for the whole bucket)."""
+        prefix = safe_join(self.location, path)
+        return prefix + "/" if prefix and not prefix.endswith("/") else prefix
+
     def _retry(self) -> dict[str, Any]:
         """``retry=`` for google-cloud-storage calls, when one is configured."""
         return {"retry": self.retry} if self.retry is not None else {}
@@ -379,9 +384,7 @@ class GoogleCloudStorage(
             return any(True for _ in found)
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
-        prefix = safe_join(self.location, path)
-        if prefix and not prefix.endswith("/"):
-            prefix += "/"
+        prefix = self._listing_prefix(path)
         directories: list[str] = []
         files: list[str] = []
         with self._errors(prefix, "list"):
