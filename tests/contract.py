@@ -7,6 +7,8 @@ A backend's test class inherits :class:`StorageContract` and provides:
 * a ``backend_settings`` fixture: the same configuration as global settings, for
   the legacy ``DEFAULT_FILE_STORAGE`` style;
 * ``overwrites = True`` if saving an existing name replaces it by design;
+* ``url_shows_name = False`` if ``url()`` is an opaque link without the name
+  in it (Dropbox's temporary links);
 * ``sample()``/``stored_name()`` when the backend only accepts some content.
 
 Every test runs twice: configured through ``STORAGES`` and through
@@ -135,6 +137,9 @@ class AsyncContract:
     slow scenarios (large files, models, pickling) stay with the sync tests.
     """
 
+    #: Whether ``url()`` holds the file's name (not an opaque link).
+    url_shows_name = True
+
     @pytest.fixture
     def async_storage(self, backend_options):
         storages_setting = {
@@ -177,7 +182,8 @@ class AsyncContract:
             assert "async dir" in (await storage.alistdir(""))[0]
             url = await storage.aurl(name)
             assert url == storage.url(name)
-            assert "async%20dir/file%20name" in url
+            if self.url_shows_name:
+                assert "async%20dir/file%20name" in url
             getters = (storage.aget_modified_time, storage.aget_created_time)
             for getter in getters:
                 try:
@@ -497,7 +503,8 @@ class StorageContract(AsyncContract):
         name = self.save(storage, "some dir/file name.txt", b"x")
         url = storage.url(name)
         assert isinstance(url, str)
-        assert "some%20dir/file%20name" in url
+        if self.url_shows_name:
+            assert "some%20dir/file%20name" in url
 
     def test_times_are_aware_under_use_tz(self, storage):
         name = self.save(storage, "timed.txt", b"x")
