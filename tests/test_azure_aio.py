@@ -14,12 +14,15 @@ import os
 import threading
 
 import pytest
-from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 
 from storages.backends.azure_storage import AzureStorageError
 from storages.backends.azure_storage.aio import AzureAsyncMixin, async_credential
-from tests.contract import UNSAFE_NAMES
+from tests.native_async import (
+    cancel_saves_once_landed,
+    check_subclass_name_rule_runs_in_the_pool,
+    refuse_unsafe_names,
+)
 from tests.servers.azure import ACCOUNT_KEY
 from tests.test_azure import (
     SMALL_BLOCKS,
@@ -154,24 +157,7 @@ def test_ranged_reads_pinned_to_the_etag(options):
 def test_hostile_names_are_refused_before_any_request(options):
     storage, requests = native(options)
 
-    async def scenario():
-        for name in UNSAFE_NAMES:
-            for call in (
-                storage.aexists,
-                storage.aopen,
-                storage.adelete,
-                storage.asize,
-                storage.aget_modified_time,
-                storage.aurl,
-            ):
-                with pytest.raises(SuspiciousFileOperation):
-                    await call(name)
-            with pytest.raises(SuspiciousFileOperation):
-                await storage.asave(name, b"x")
-        with pytest.raises(SuspiciousFileOperation):
-            await storage.alistdir("../up")
-
-    asyncio.run(scenario())
+    asyncio.run(refuse_unsafe_names(storage))
     assert requests == []
 
 
@@ -302,16 +288,7 @@ def test_a_sync_transport_keeps_the_threaded_defaults(options):
 def test_a_subclass_name_rule_runs_in_the_pool(options):
     from storages.backends.azure_storage import AzureStorage
 
-    asked_in = []
-
-    class Checking(AzureStorage):
-        def get_available_name(self, name, max_length=None):
-            asked_in.append(threading.current_thread().name)
-            return super().get_available_name(name, max_length)
-
-    storage = Checking(**options)
-    assert asyncio.run(storage.asave("n.txt", b"n")) == "n.txt"
-    assert asked_in and asked_in[0].startswith("storages-async")
+    check_subclass_name_rule_runs_in_the_pool(AzureStorage, options)
 
 
 def test_object_parameters_as_the_sync_path(options):
@@ -344,13 +321,6 @@ def test_save_cancelled_once_its_final_request_landed_leaves_nothing(options):
 
     storage = make(options, client_options={"raw_response_hook": landed})
 
-    async def scenario():
-        for content in (b"f" * 1000, os.urandom(9 * 1024 * 1024)):  # Put Blob; block list
-            saving[:] = [asyncio.ensure_future(storage.asave("final.bin", content))]
-            with pytest.raises(asyncio.CancelledError):
-                await saving[0]
-            saving.clear()
-            assert not await storage.aexists("final.bin")
-
-    asyncio.run(scenario())
+    contents = (b"f" * 1000, os.urandom(9 * 1024 * 1024))  # Put Blob; block list
+    asyncio.run(cancel_saves_once_landed(storage, saving, contents))
     assert blob_names(storage) == []  # made, then deleted before the cancellation went on

@@ -15,13 +15,16 @@ import socket
 import threading
 
 import pytest
-from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 
 from storages.backends.gcloud import GoogleCloudStorageError
 from storages.backends.gcloud.aio import GoogleCloudAsyncMixin
 from storages.backends.gcloud.aio_http import GCSSession
-from tests.contract import UNSAFE_NAMES
+from tests.native_async import (
+    cancel_saves_once_landed,
+    check_subclass_name_rule_runs_in_the_pool,
+    refuse_unsafe_names,
+)
 from tests.test_gcloud import (
     blobs,
     key_info,
@@ -170,18 +173,7 @@ def test_ranged_reads_pinned_to_the_generation(options, sent):
 def test_hostile_names_are_refused_before_any_request(options, sent):
     storage = make(options)
 
-    async def scenario():
-        calls = (storage.aexists, storage.aopen, storage.adelete, storage.asize)
-        for name in UNSAFE_NAMES:
-            for call in (*calls, storage.aget_modified_time, storage.aurl):
-                with pytest.raises(SuspiciousFileOperation):
-                    await call(name)
-            with pytest.raises(SuspiciousFileOperation):
-                await storage.asave(name, b"x")
-        with pytest.raises(SuspiciousFileOperation):
-            await storage.alistdir("../up")
-
-    asyncio.run(scenario())
+    asyncio.run(refuse_unsafe_names(storage))
     assert sent == []
 
 
@@ -271,16 +263,7 @@ def test_one_session_per_loop_closed_with_the_loop(options):
 def test_a_subclass_name_rule_runs_in_the_pool(options):
     from storages.backends.gcloud import GoogleCloudStorage
 
-    asked_in = []
-
-    class Checking(GoogleCloudStorage):
-        def get_available_name(self, name, max_length=None):
-            asked_in.append(threading.current_thread().name)
-            return super().get_available_name(name, max_length)
-
-    storage = Checking(**options)
-    assert asyncio.run(storage.asave("n.txt", b"n")) == "n.txt"
-    assert asked_in and asked_in[0].startswith("storages-async")
+    check_subclass_name_rule_runs_in_the_pool(GoogleCloudStorage, options)
 
 
 def test_object_parameters_as_the_sync_path(options, sent):
@@ -320,13 +303,6 @@ def test_save_cancelled_once_its_final_request_landed_leaves_nothing(options, mo
 
     monkeypatch.setattr(GCSSession, "request", request)
 
-    async def scenario():
-        for content in (b"f" * 1000, os.urandom(9 * MIB)):  # multipart; resumable
-            saving[:] = [asyncio.ensure_future(storage.asave("final.bin", content))]
-            with pytest.raises(asyncio.CancelledError):
-                await saving[0]
-            saving.clear()
-            assert not await storage.aexists("final.bin")
-
-    asyncio.run(scenario())
+    contents = (b"f" * 1000, os.urandom(9 * MIB))  # multipart; resumable
+    asyncio.run(cancel_saves_once_landed(storage, saving, contents))
     assert blobs(storage) == []  # made, then deleted before the cancellation went on
