@@ -670,3 +670,99 @@ def test_a_pool_thread_gives_back_the_django_connections_it_opened(database, tmp
         return await run_sync(lambda: connections[ALIAS].connection is None)
 
     assert asyncio.run(scenario())  # closed after the call, as a request's end closes it
+
+
+# --- the ground floor of the native backends (storages.aio.loops, cancellation, replay) ---
+
+
+def test_per_loop_makes_one_per_loop_and_closes_it_with_the_loop():
+    from storages.aio.loops import PerLoop
+
+    made, closed = [], []
+
+    async def make():
+        await asyncio.sleep(0)  # callers arriving meanwhile wait for this one
+        made.append(object())
+        return made[-1]
+
+    async def close(item):
+        closed.append(item)
+
+    held = PerLoop(make, close)
+
+    async def scenario():
+        first, second = await asyncio.gather(held.get(), held.get())
+        assert first is second is made[-1] and first not in closed
+        return first
+
+    one, other = asyncio.run(scenario()), asyncio.run(scenario())
+    assert one is not other and closed == [one, other]  # each loop closed its own
+
+    async def closed_early():
+        item = await held.get()
+        await held.aclose()
+        assert closed[-1] is item
+        assert await held.get() is not item  # a new one for the rest
+
+    asyncio.run(closed_early())
+
+
+def test_undo_on_cancel_lets_the_request_land_then_undoes_it():
+    from storages.aio.cancellation import undo_on_cancel, uninterrupted
+
+    undone = []
+
+    async def undo(result):
+        undone.append(result)
+
+    async def scenario(fails):
+        started, release = asyncio.Event(), asyncio.Event()
+
+        async def request():
+            started.set()
+            await release.wait()
+            if fails:
+                raise OSError("refused")
+            return "made"
+
+        waiting = asyncio.ensure_future(undo_on_cancel(request(), undo))
+        await started.wait()
+        for _ in range(3):  # cancelled again and again: it still waits for the request
+            waiting.cancel()
+            await asyncio.sleep(0)
+        assert not waiting.done()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+
+    asyncio.run(scenario(fails=False))
+    asyncio.run(scenario(fails=True))
+    assert undone == ["made"]  # a request that failed made nothing to undo
+
+    async def failed():
+        raise OSError("no")
+
+    assert asyncio.run(uninterrupted(failed())) is None
+
+
+def test_replay_gives_one_pass_content_again_in_blocks():
+    from storages.aio.replay import Replay, blocks, first_blocks
+
+    async def once():
+        for piece in (b"ab", b"cde", b"f"):
+            yield piece
+
+    async def scenario():
+        replay = Replay(once())
+        try:
+            passes = []
+            for _ in range(2):  # the second pass reads the spool, not the spent iterator
+                passes.append([block async for block in blocks(replay.chunks(2), 4)])
+            head, whole = await first_blocks(blocks(replay.chunks(2), 2), 3)
+            return passes, head, whole
+        finally:
+            await replay.close()
+
+    passes, head, whole = asyncio.run(scenario())
+    assert passes == [[b"abcd", b"ef"], [b"abcd", b"ef"]]
+    assert (head, whole) == ([b"ab", b"cd"], False)
