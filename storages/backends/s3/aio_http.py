@@ -454,6 +454,9 @@ def _pieces_payload() -> type:
                 view = memoryview(piece)
                 for start in range(0, len(view), WRITE_SIZE):
                     await writer.write(view[start : start + WRITE_SIZE])
+                    # A write only waits when the socket is full: while the server
+                    # keeps up, this loop would never let the others run.
+                    await asyncio.sleep(0)
 
     return PiecesPayload
 

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger("storages.s3")
 
 
+#: How much content is read between two turns given to the rest of the loop.
+YIELD_EVERY = 512 * 1024
+
+
 class ChunkReader:
     """Reads exact amounts from an async iterator of byte chunks, as lists of pieces.
 
@@ -52,7 +56,7 @@ class ChunkReader:
     async def read(self, size: int) -> list[bytes]:
         """``size`` bytes in pieces; fewer only at the end."""
         pieces: list[bytes] = []
-        got = 0
+        got = since_yield = 0
         while got < size:
             if self._pending:
                 piece = self._pending.popleft()
@@ -73,6 +77,11 @@ class ChunkReader:
             if piece:
                 pieces.append(piece)
                 got += len(piece)
+                since_yield += len(piece)
+                if since_yield >= YIELD_EVERY:
+                    # Content in memory never makes the loop wait: let the others run.
+                    await asyncio.sleep(0)
+                    since_yield = 0
         return pieces
 
 
