@@ -36,6 +36,7 @@ from storages.backends.gcloud import (
     GoogleCloudStorage,
     GoogleCloudStorageError,
 )
+from storages.backends.gcloud.urls import SIGNED_URLS_KEPT, SignedUrls
 from tests.concurrency import run_in_threads
 from tests.scenarios import CommonScenarios, NamedSettingsContract
 from tests.servers.process import free_port
@@ -668,3 +669,197 @@ class TestExtras:
         revived = pickle.loads(pickle.dumps(storage))
         assert "_client" not in revived.__dict__ and "_credentials" not in revived.__dict__
         assert urlsplit(revived.url("x.txt")).path == urlsplit(url).path
+
+
+# --- signed URLs reused for a tenth of their lifetime ------------------------------------
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def signing(options, info, clock=None, size=None, **extra):
+    """A key-signing storage, its count of RSA signatures, and its hand-moved clock."""
+    storage = make(options, credentials=key_info(info), querystring_auth=True, **extra)
+    credentials = storage.client._credentials
+    real_sign = credentials.sign_bytes
+    signed: list[bytes] = []
+
+    def sign_bytes(message):
+        signed.append(message)
+        return real_sign(message)
+
+    credentials.sign_bytes = sign_bytes
+    clock = clock or Clock()
+    storage.__dict__["_signed_url_cache"] = SignedUrls(size=size or SIGNED_URLS_KEPT, clock=clock)
+    return storage, signed, clock
+
+
+class TestUrlReuse:
+    def test_repeated_url_is_signed_once_and_still_verifies(self, options, service_account_info):
+        storage, signed, clock = signing(options, service_account_info)
+        first = storage.url("avatars/me.png")
+        clock.now += 3600
+        assert [storage.url("avatars/me.png") for _ in range(5)] == [first] * 5
+        assert len(signed) == 1
+        string_to_sign, signature, query = canonical_v4(first, "storage.googleapis.com")
+        assert crypt_verifier(service_account_info).verify(string_to_sign.encode(), signature)
+        assert query["X-Goog-Expires"] == "86400"
+        other = storage.url("avatars/you.png")
+        assert other != first and len(signed) == 2
+
+    def test_url_older_than_a_tenth_of_its_lifetime_is_signed_anew(
+        self, options, service_account_info
+    ):
+        storage, signed, clock = signing(
+            options, service_account_info, expiration=datetime.timedelta(seconds=1000)
+        )
+        storage.url("f.txt")
+        # Reused while at least 90% of the 1000 s is left, counting X-Goog-Date's
+        # rounding down to the second: 99 s after the first call, not 100.
+        clock.now += 98.9
+        storage.url("f.txt")
+        assert len(signed) == 1
+        clock.now += 0.2
+        storage.url("f.txt")
+        assert len(signed) == 2
+        # The new one starts its own window.
+        clock.now += 50
+        storage.url("f.txt")
+        assert len(signed) == 2
+
+    def test_a_lifetime_too_short_for_the_window_is_never_reused(
+        self, options, service_account_info
+    ):
+        storage, signed, _clock = signing(
+            options, service_account_info, expiration=datetime.timedelta(seconds=5)
+        )
+        storage.url("f.txt")
+        storage.url("f.txt")
+        assert len(signed) == 2
+
+    def test_parameters_key_the_reuse_or_bypass_it(self, options, service_account_info):
+        storage, signed, _clock = signing(options, service_account_info)
+        plain = storage.url("f.txt")
+        attachment = storage.url("f.txt", {"response_disposition": "attachment"})
+        again = storage.url("f.txt", parameters={"response_disposition": "attachment"})
+        short = storage.url("f.txt", {"expiration": datetime.timedelta(minutes=5)})
+        put = storage.url("f.txt", {"method": "PUT", "headers": {"x-goog-meta-a": "1"}})
+        assert len({plain, attachment, short, put}) == 4 and again == attachment
+        assert storage.url("f.txt", {"method": "PUT", "headers": {"x-goog-meta-a": "1"}}) == put
+        assert storage.url("f.txt") == plain
+        assert urlsplit(short).query.count("X-Goog-Expires=300") == 1
+        assert len(signed) == 4
+        # Equal in Python, not in the URL ("1" and "True").
+        one = storage.url("f.txt", {"query_parameters": {"v": 1}})
+        assert storage.url("f.txt", {"query_parameters": {"v": True}}) != one
+        assert len(signed) == 6
+        # A deadline, a V2 URL and a signer of the caller's: signed on every call.
+        deadline = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)
+        for parameters in (
+            {"expiration": deadline},
+            {"version": "v2"},
+            {"credentials": storage.client._credentials},
+        ):
+            before = len(signed)
+            storage.url("f.txt", dict(parameters))
+            storage.url("f.txt", dict(parameters))
+            assert len(signed) == before + 2, parameters
+
+    def test_unsafe_names_are_refused_before_the_cache(self, options, service_account_info):
+        from django.core.exceptions import SuspiciousFileOperation
+
+        storage, signed, _clock = signing(options, service_account_info)
+        storage.url("b.txt")
+        for unsafe in ("a/../b.txt", "../b.txt", "/b.txt", "b.txt/..", "a\x00b.txt"):
+            with pytest.raises(SuspiciousFileOperation):
+                storage.save(unsafe, ContentFile(b"x"))
+            with pytest.raises(SuspiciousFileOperation):
+                storage.url(unsafe)
+        assert len(signed) == 1 and len(storage._signed_urls) == 1
+
+    def test_the_cache_is_bounded_least_recently_used_first(self, options, service_account_info):
+        storage, signed, _clock = signing(options, service_account_info, size=3)
+        for name in ("1", "2", "3", "1", "4"):  # "2" is the least recently used
+            storage.url(f"{name}.txt")
+        assert len(storage._signed_urls) == 3 and len(signed) == 4
+        storage.url("1.txt")
+        assert len(signed) == 4
+        storage.url("2.txt")
+        assert len(signed) == 5 and len(storage._signed_urls) == 3
+
+    def test_settings_changes_pickling_and_other_credentials_drop_it(
+        self, options, service_account_info
+    ):
+        storage, signed, _clock = signing(options, service_account_info)
+        storage.url("f.txt")
+        with override_settings(GS_EXPIRATION=datetime.timedelta(minutes=10)):
+            assert "_signed_url_cache" not in storage.__dict__
+            assert "X-Goog-Expires=600&" in storage.url("f.txt")
+        assert "_signed_url_cache" not in storage.__dict__
+        revived = pickle.loads(pickle.dumps(storage))
+        assert "_signed_url_cache" not in revived.__dict__
+        # A URL is reused only for the credentials that signed it.
+        storage, signed, _clock = signing(options, service_account_info)
+        storage.url("f.txt")
+        other = storage.client._credentials.with_quota_project("other")
+        other_signed: list[bytes] = []
+        real_sign = other.sign_bytes
+        other.sign_bytes = lambda message: other_signed.append(message) or real_sign(message)
+        storage.client._credentials = other
+        storage.url("f.txt")
+        storage.url("f.txt")
+        assert len(signed) == 1 and len(other_signed) == 1 and len(storage._signed_urls) == 1
+
+    def test_reuse_can_be_turned_off_or_shortened(self, options, service_account_info):
+        with override_settings(GS_URL_REUSE=False):
+            storage, signed, _clock = signing(options, service_account_info)
+            storage.url("f.txt")
+            storage.url("f.txt")
+            assert len(signed) == 2 and len(storage._signed_urls) == 0
+        storage, signed, clock = signing(options, service_account_info, url_reuse=0.5)
+        storage.url("f.txt")
+        clock.now += 86400 * 0.5 - 2
+        storage.url("f.txt")
+        assert len(signed) == 1
+        for bad in (1, 1.5, -0.1, "yes"):
+            with pytest.raises(ImproperlyConfigured, match="GS_URL_REUSE"):
+                make(options, url_reuse=bad)
+
+    def test_iam_sign_blob_signatures_are_reused(self, options, service_account_info, monkeypatch):
+        # No IAM emulator: SignBlob is answered here, by the account's key (what IAM
+        # does), so the URL still verifies; each call stands for one request to IAM.
+        from google.auth import crypt
+        from google.cloud.storage import _signing
+
+        key = crypt.RSASigner.from_service_account_info(key_info(service_account_info))
+        calls: list[tuple[str, str]] = []
+
+        def sign_blob(message, access_token, service_account_email, universe_domain=None):
+            calls.append((access_token, service_account_email))
+            return base64.b64encode(key.sign(_signing._helpers._to_bytes(message)))
+
+        monkeypatch.setattr(_signing, "_sign_message", sign_blob)
+        email = service_account_info["client_email"]
+        storage, signed, clock = signing(
+            options, service_account_info, iam_sign_blob=True, sa_email=email
+        )
+        credentials = storage.client._credentials
+        credentials.token = "token-1"
+        refreshed: list[bool] = []
+        credentials.refresh = lambda request: refreshed.append(True)
+        url = storage.url("private/report.pdf")
+        clock.now += 600
+        assert storage.url("private/report.pdf") == url
+        assert calls == [("token-1", email)] and signed == [] and refreshed == []
+        string_to_sign, signature, _query = canonical_v4(url, "storage.googleapis.com")
+        assert crypt_verifier(service_account_info).verify(string_to_sign.encode(), signature)
+        clock.now += 86400
+        storage.url("private/report.pdf")
+        assert len(calls) == 2

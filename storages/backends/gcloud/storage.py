@@ -46,7 +46,7 @@ from storages.backends.gcloud.files import (
     gzipped,
     stored_size,
 )
-from storages.backends.gcloud.urls import GoogleCloudUrls
+from storages.backends.gcloud.urls import DEFAULT_URL_REUSE, GoogleCloudUrls, url_reuse_fraction
 from storages.base import BaseStorage, SettingSpec
 from storages.files import SPOOL_MAX_MEMORY, Source, refuse_partial_update
 from storages.utils import clean_name, file_join, is_root, require, safe_join
@@ -114,6 +114,7 @@ class GoogleCloudStorage(
         "_bucket",
         "_credentials",
         "_aio_sessions",
+        "_signed_url_cache",
     )
     overwrite_option: ClassVar[str | None] = "file_overwrite"
 
@@ -142,6 +143,8 @@ class GoogleCloudStorage(
             "api_endpoint": ("GS_API_ENDPOINT", None),
             # Ours: a google.api_core Retry for every request (None: the library's).
             "retry": ("GS_RETRY", None),
+            # Ours: reuse a signed URL for this fraction of its lifetime (False: never).
+            "url_reuse": ("GS_URL_REUSE", DEFAULT_URL_REUSE),
         }
 
     # --- configuration ---------------------------------------------------
@@ -161,6 +164,7 @@ class GoogleCloudStorage(
             )
         if self.custom_endpoint:
             self.custom_endpoint = str(self.custom_endpoint).rstrip("/")
+        url_reuse_fraction(self.url_reuse)  # refused now rather than on the first url()
 
     @property
     def client(self) -> Any:
