@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from storages.aio import run_sync
+from storages.aio.cancellation import undo_on_cancel, uninterrupted
 from storages.backends.s3.aio_http import Body, body_length, error_in_body, parse_xml, xml_text
 from storages.backends.s3.transfer import MAX_PARTS
 
@@ -165,39 +166,24 @@ async def put_object(
     signed = {**headers, "Content-MD5": md5}
     if conditional:
         signed["If-None-Match"] = "*"
-    sending = asyncio.ensure_future(
-        transport.fetch(
-            "PUT",
-            key,
-            operation="PutObject",
-            action="save",
-            headers=signed,
-            body=body,
-            payload_hash=sha,
-        )
+    request = transport.fetch(
+        "PUT",
+        key,
+        operation="PutObject",
+        action="save",
+        headers=signed,
+        body=body,
+        payload_hash=sha,
     )
-    try:
-        await asyncio.shield(sending)
-    except asyncio.CancelledError:
-        # The request may already be stored: let it finish, then remove what this
-        # save created (a create-only upload that succeeded made a name of its own;
-        # an overwriting one replaced a file that cannot come back, so it stays).
-        stored = await _settled(sending)
-        if stored and conditional:
-            await _settled(asyncio.ensure_future(_delete(transport, key)))
-        raise
 
+    async def undo(_answer: Any) -> None:
+        # Cancelled while on its way, and stored: a create-only upload made a name of
+        # its own, so it goes; an overwriting one replaced a file that cannot come
+        # back, so the new one stays.
+        if conditional:
+            await uninterrupted(_delete(transport, key))
 
-async def _settled(task: asyncio.Future) -> bool:
-    """Whether ``task`` succeeded, waiting for it however often the caller is cancelled."""
-    while not task.done():
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            continue
-        except Exception:
-            break
-    return not task.cancelled() and task.exception() is None
+    await undo_on_cancel(request, undo)
 
 
 async def _delete(transport: S3Transport, key: str) -> None:
@@ -367,14 +353,4 @@ async def _abort_shielded(
         await asyncio.gather(*tasks, return_exceptions=True)
         await abort(transport, key, upload_id)
 
-    job = asyncio.ensure_future(settle_then_abort())
-    _aborting.add(job)
-    job.add_done_callback(_aborting.discard)
-    try:
-        await asyncio.shield(job)
-    except asyncio.CancelledError:
-        await asyncio.shield(job)  # cancelled again: still wait for the abort to be sent
-
-
-#: Aborts running in the background: strong references until they end.
-_aborting: set[asyncio.Task] = set()
+    await uninterrupted(settle_then_abort())  # cancelled again: still waits for the abort
