@@ -121,7 +121,6 @@ class AzureAsyncMixin(NativeAsyncMixin):
         from storages.backends.azure_storage.storage import BLOCK_LIST_ATTEMPTS
 
         blob = self._blob(name)
-        kwargs = self._client_kwargs()
         container = await self._acontainer()
         for attempt in range(BLOCK_LIST_ATTEMPTS):
             try:
@@ -129,13 +128,7 @@ class AzureAsyncMixin(NativeAsyncMixin):
                     await aupload(
                         container.get_blob_client(blob),
                         replay,
-                        content_settings=self._content_settings(name, content),
-                        overwrite=overwrite,
-                        concurrency=self.upload_max_conn,
-                        timeout=self.timeout,
-                        single_put_size=int(kwargs["max_single_put_size"]),
-                        block_size=int(kwargs["max_block_size"]),
-                        md5_max_size=self._md5_max_size(),
+                        **self._upload_options(name, content, overwrite),
                     )
                 return
             except AzureStorageError as exc:

@@ -265,7 +265,6 @@ class AzureStorage(AzureAsyncMixin, AzureBrowserUploads, AzureUrls, BaseStorage)
 
     def _upload(self, name: str, stream: Any, *, overwrite: bool, content: Any = None) -> None:
         blob = self._blob(name)
-        kwargs = self._client_kwargs()
         with Source(stream) as source:
             for attempt in range(BLOCK_LIST_ATTEMPTS):
                 source.stream.seek(0)
@@ -275,13 +274,7 @@ class AzureStorage(AzureAsyncMixin, AzureBrowserUploads, AzureUrls, BaseStorage)
                             self.client.get_blob_client(blob),
                             source.stream,
                             source.size,
-                            content_settings=self._content_settings(name, content),
-                            overwrite=overwrite,
-                            concurrency=self.upload_max_conn,
-                            timeout=self.timeout,
-                            single_put_size=int(kwargs["max_single_put_size"]),
-                            block_size=int(kwargs["max_block_size"]),
-                            md5_max_size=self._md5_max_size(),
+                            **self._upload_options(name, content, overwrite),
                         )
                     return
                 except AzureStorageError as exc:
@@ -309,9 +302,22 @@ class AzureStorage(AzureAsyncMixin, AzureBrowserUploads, AzureUrls, BaseStorage)
             return None
         return random.uniform(0, 0.05 * 2**attempt)  # noqa: S311 - jitter
 
-    def _md5_max_size(self) -> int | None:
+    def _upload_options(self, name: str, content: Any, overwrite: bool) -> dict[str, Any]:
+        """What an upload (sync or async) is given besides the blob and its bytes.
+
+        Made for each attempt: the upload sets the ``Content-MD5`` of its settings.
+        """
+        kwargs = self._client_kwargs()
         limit = self.content_md5_max_size
-        return None if limit is None else int(limit)
+        return {
+            "content_settings": self._content_settings(name, content),
+            "overwrite": overwrite,
+            "concurrency": self.upload_max_conn,
+            "timeout": self.timeout,
+            "single_put_size": int(kwargs["max_single_put_size"]),
+            "block_size": int(kwargs["max_block_size"]),
+            "md5_max_size": None if limit is None else int(limit),
+        }
 
     def _save(self, name: str, content: Any) -> str:
         name = clean_name(name)
