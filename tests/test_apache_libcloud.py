@@ -9,6 +9,7 @@ Every driver here gets explicit credentials and a loopback endpoint.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -16,6 +17,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 import tracemalloc
 import urllib.error
 import urllib.request
@@ -545,3 +547,102 @@ class TestNamesAndListings:
         assert storage.url("a b/c.txt") == "/media/a%20b/c.txt"
         with pytest.raises(SuspiciousFileOperation):
             storage.url("../x")
+
+
+# --- the LOCAL driver: a file appears whole or not at all ---------------------------------
+
+
+class Halting(io.BytesIO):
+    """Content whose read stops half-way: it raises, or waits until ``resume`` is set."""
+
+    def __init__(self, data: bytes, *, fail: bool = False):
+        super().__init__(data)
+        self.fail = fail
+        self.halfway = threading.Event()
+        self.resume = threading.Event()
+
+    def read(self, size=-1):
+        if self.tell() >= len(self.getbuffer()) // 2 and not self.resume.is_set():
+            if self.fail:
+                raise OSError("the upload broke off")
+            self.halfway.set()
+            assert self.resume.wait(30), "never resumed"
+        return super().read(size)
+
+
+def summary(data: bytes) -> tuple[int, str]:
+    """What an assertion compares instead of a megabyte (pytest would diff it for minutes)."""
+    return len(data), hashlib.sha256(data).hexdigest()
+
+
+def files_on_disk(root) -> list[str]:
+    return sorted(
+        os.path.relpath(os.path.join(folder, name), root).replace(os.sep, "/")
+        for folder, _dirs, names in os.walk(root)
+        for name in names
+    )
+
+
+class TestLocalWritesAppearWhole:
+    @pytest.fixture
+    def make(self, local_provider):
+        def make(**options):
+            return LibCloudStorage(providers={"l": local_provider}, provider_name="l", **options)
+
+        return make
+
+    @pytest.fixture
+    def container_dir(self, local_provider):
+        return os.path.join(local_provider["user"], local_provider["bucket"])
+
+    def test_failed_upload_leaves_the_name_as_it_was(self, make, container_dir):
+        storage, overwriting = make(), make(file_overwrite=True)
+        storage.save("keep.txt", ContentFile(b"old content"))
+        for saver, name in [(overwriting, "keep.txt"), (storage, "new/broken.bin")]:
+            broken = File(Halting(os.urandom(MIB), fail=True), name=name)
+            with pytest.raises(OSError, match="the upload broke off"):
+                saver.save(name, broken)
+        assert storage.open("keep.txt").read() == b"old content"
+        assert not storage.exists("new/broken.bin") and not storage.exists("new")
+        assert files_on_disk(container_dir) == ["keep.txt"]  # no partial, no temporary
+
+    def test_readers_see_the_old_file_or_nothing_during_an_upload(self, make, container_dir):
+        storage, overwriting = make(), make(file_overwrite=True)
+        old, new = b"o" * MIB, os.urandom(MIB)
+        storage.save("doc.txt", ContentFile(old))
+        uploads = [(overwriting, "doc.txt", Halting(new)), (storage, "sub/fresh.txt", Halting(new))]
+        threads = [
+            threading.Thread(target=saver.save, args=(name, File(content, name=name)))
+            for saver, name, content in uploads
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            for _saver, _name, content in uploads:
+                assert content.halfway.wait(30)
+            # Both uploads are half-way: readers see the old file, or nothing.
+            with storage.open("doc.txt") as reader:
+                assert summary(reader.read()) == summary(old)
+            assert storage.size("doc.txt") == len(old)
+            assert not storage.exists("sub/fresh.txt") and not storage.exists("sub")
+            with pytest.raises(FileNotFoundError):
+                storage.open("sub/fresh.txt")
+            # The temporary files are on disk, and nothing shows them.
+            temporaries = [n for n in files_on_disk(container_dir) if n != "doc.txt"]
+            assert len(temporaries) == 2, temporaries
+            assert storage.listdir("") == ([], ["doc.txt"])
+            assert storage.listdir("sub") == ([], [])
+            for temporary in temporaries:
+                for call in (storage.exists, storage.open, storage.url, storage.listdir):
+                    with pytest.raises(SuspiciousFileOperation):
+                        call(temporary)
+                with pytest.raises(SuspiciousFileOperation):
+                    storage.save(temporary, ContentFile(b"x"))
+        finally:
+            for _saver, _name, content in uploads:
+                content.resume.set()
+            for thread in threads:
+                thread.join(30)
+        assert summary(storage.open("doc.txt").read()) == summary(new)
+        assert summary(storage.open("sub/fresh.txt").read()) == summary(new)
+        assert files_on_disk(container_dir) == ["doc.txt", "sub/fresh.txt"]

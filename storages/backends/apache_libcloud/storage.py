@@ -10,7 +10,8 @@ of named provider entries), ``DEFAULT_LIBCLOUD_PROVIDER`` (which entry, default
   and on S3-API drivers the write itself is create-only (``If-None-Match: *``),
   so concurrent saves from any number of processes keep every file there;
 * streaming both ways in bounded memory; a failed upload leaves nothing
-  under the name;
+  under the name (and, overwriting, the old file); on the LOCAL driver a file
+  appears whole or not at all (a temporary file moved into place, see ``local``);
 * ``listdir`` from prefix listings (with a delimiter on S3-API drivers);
 * ``url()`` without a request: the driver's CDN or presigned URL, a plain URL
   under ``base_url``, or ``MEDIA_URL`` for the LOCAL driver;
@@ -23,7 +24,6 @@ import contextlib
 import datetime
 import email.utils
 import mimetypes
-import os
 import posixpath
 import threading
 from collections.abc import Iterator, Mapping
@@ -35,7 +35,7 @@ from django.core.files.utils import validate_file_name
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
-from storages.backends.apache_libcloud import s3
+from storages.backends.apache_libcloud import local, s3
 from storages.backends.apache_libcloud.errors import (
     LibCloudNameTaken,
     LibCloudNotFound,
@@ -59,6 +59,7 @@ from storages.backends.apache_libcloud.providers import (
 from storages.base import BaseStorage, SettingSpec
 from storages.files import Source, refuse_partial_update
 from storages.utils import (
+    UnsafeName,
     clean_name,
     file_join,
     is_root,
@@ -180,7 +181,7 @@ class LibCloudStorage(BaseStorage):
 
     def _key(self, name: str) -> str:
         """The object name of the file ``name``; unsafe names and the root are refused."""
-        return file_join("", name)
+        return _not_temporary(file_join("", name), name)
 
     def _object(self, key: str, size: int = 0) -> Any:
         """A Libcloud ``Object`` for ``key``, made here (for calls that need no lookup)."""
@@ -215,7 +216,8 @@ class LibCloudStorage(BaseStorage):
         driver = self.driver
         local_path = None
         if _is_local(driver):
-            local_path = os.path.join(driver.base_path, str(self.bucket), key)
+            # Still needed where the filesystem has no hard links (see local.store).
+            local_path = driver.get_object_cdn_url(self._object(key))
         return name_lock(f"{store_identity(self._entry())}:{key}", local_path)
 
     def _is_taken(self, key: str) -> bool:
@@ -275,6 +277,18 @@ class LibCloudStorage(BaseStorage):
         if s3.uses_s3_multipart(driver):
             self._store_s3(key, source, content_type, create_only=create_only)
             return
+        if _is_local(driver):
+            with self._errors(key, "save"):
+                stored = local.store(
+                    driver, self._object(key), iter_chunks(source.stream), create_only=create_only
+                )
+            if not stored:
+                raise LibCloudNameTaken(
+                    f"Could not save {self.where.describe(key)}: the name is taken",
+                    provider=str(self.provider_name),
+                    name=key,
+                )
+            return
         try:
             with self._errors(key, "save"):
                 driver.upload_object_via_stream(
@@ -284,8 +298,7 @@ class LibCloudStorage(BaseStorage):
                     extra={"content_type": content_type},
                 )
         except BaseException:
-            # The LOCAL driver writes in place, and a free name holds only our partial.
-            if create_only or _is_local(driver):
+            if create_only:  # the name was free: what is there is our partial
                 self._remove_partial(key)
             raise
 
@@ -380,15 +393,19 @@ class LibCloudStorage(BaseStorage):
                 return
             if _is_local(driver):
                 # It filters the whole container here either way; asked for a prefix,
-                # it also warns on every call.
+                # it also warns on every call. Uploads in progress are hidden.
                 names = (obj.name for obj in driver.iterate_container_objects(self.container))
-                yield from (name for name in names if name.startswith(prefix))
+                yield from (
+                    name
+                    for name in names
+                    if name.startswith(prefix) and not local.is_temporary(name)
+                )
                 return
             for obj in driver.iterate_container_objects(self.container, prefix=prefix):
                 yield obj.name
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
-        prefix = safe_join("", path)
+        prefix = _not_temporary(safe_join("", path), path)
         if prefix and not prefix.endswith("/"):
             prefix += "/"
         driver = self.driver
@@ -437,7 +454,7 @@ class LibCloudStorage(BaseStorage):
         return self._time(name, "access_time")
 
     def url(self, name: str) -> str:
-        key = url_name(name)
+        key = _not_temporary(url_name(name), name)
         if self.base_url:
             return url_under(self.base_url, key)
         driver = self.driver
@@ -473,6 +490,13 @@ class LibCloudStorage(BaseStorage):
             f"Libcloud provider {self.provider_name!r} ({driver.name}) has no object URLs; "
             "set the base_url option to the URL the container is served under."
         )
+
+
+def _not_temporary(key: str, name: str) -> str:
+    """``key``, unless it is (or is under) the temporary name of a LOCAL upload."""
+    if local.is_temporary(key):
+        raise UnsafeName(f"{name!r} is reserved for uploads in progress")
+    return key
 
 
 def _parse_time(text: str) -> datetime.datetime:
