@@ -317,7 +317,7 @@ class LibCloudStorage(BaseStorage):
                         driver,
                         self.container,
                         key,
-                        iter_chunks(source.stream),
+                        source.stream,
                         headers,
                         condition,
                     )
