@@ -803,6 +803,8 @@ class TestUrlReuse:
             assert "_signed_url_cache" not in storage.__dict__
             assert "X-Goog-Expires=600&" in storage.url("f.txt")
         assert "_signed_url_cache" not in storage.__dict__
+        storage.url("f.txt")
+        assert len(storage._signed_urls) == 1  # a lock inside: it would not pickle
         revived = pickle.loads(pickle.dumps(storage))
         assert "_signed_url_cache" not in revived.__dict__
         # A URL is reused only for the credentials that signed it.

@@ -32,7 +32,8 @@ from storages.utils import url_name
 GOOGLE_STORAGE = "https://storage.googleapis.com"
 #: The fraction of its lifetime a signed URL is reused for, unless ``url_reuse`` says.
 DEFAULT_URL_REUSE = 0.1
-#: Signed URLs kept per storage (about 1 KB each: the RSA-2048 signature is 512 hex digits).
+#: Signed URLs kept per storage (about 1.3 KB each with short names, the RSA-2048 signature
+#: alone being 512 hex digits: 2.6 MiB when full).
 SIGNED_URLS_KEPT = 2048
 #: X-Goog-Date is in whole seconds, rounded down: a URL may start up to 1 s before it was made.
 DATE_RESOLUTION = 1.0
@@ -186,14 +187,16 @@ class GoogleCloudUrls:
         expiration is a deadline there), a signer given in ``parameters``, and
         values that cannot be compared by value.
         """
-        if lifetime is None or lifetime <= 0 or ONE_OFF_SIGNERS.intersection(parameters):
+        if lifetime is None or lifetime <= 0:
             return None
-        if parameters.get("version", "v4") != "v4":
-            return None
-        try:
-            given = frozen({k: v for k, v in parameters.items() if k != "expiration"})
-        except TypeError:
-            return None
+        given: Hashable = None  # url(name): the common case, nothing more to compare
+        if parameters:
+            if ONE_OFF_SIGNERS.intersection(parameters) or parameters.get("version", "v4") != "v4":
+                return None
+            try:
+                given = frozen({k: v for k, v in parameters.items() if k != "expiration"})
+            except TypeError:
+                return None
         email = self.sa_email if self.iam_sign_blob else None
         return (
             key,
