@@ -70,7 +70,7 @@ def frozen(value: Any) -> Hashable:
     if isinstance(value, _ATOMS):
         return (type(value).__name__, value)  # True and 1 sign different URLs
     if isinstance(value, dict):
-        return ("dict", tuple(sorted((str(k), frozen(v)) for k, v in value.items())))
+        return ("dict", tuple(sorted((frozen(k), frozen(v)) for k, v in value.items())))
     if isinstance(value, (list, tuple)):
         return ("seq", tuple(frozen(item) for item in value))
     raise TypeError(type(value).__name__)
