@@ -78,7 +78,9 @@ def sqlstate_of(exc: BaseException) -> str:
 def is_retryable(exc: BaseException) -> bool:
     """A deadlock, serialization failure or lock timeout: the whole save may be retried."""
     state = sqlstate_of(exc)
-    if state in ("40001", "40P01", "1213", "1205", "HYT00"):
+    # Serialization failure, deadlock (PostgreSQL, MySQL), lock timeout, and a savepoint
+    # the driver lost with the transaction (see OdbcConnector.savepoint).
+    if state in ("40001", "40P01", "1213", "1205", "HYT00", "3B001"):
         return True
     text = str(exc).lower()
     return "deadlock" in text or "database is locked" in text or "try restarting" in text
@@ -299,8 +301,10 @@ class OdbcConnector:
         try:
             yield
         except BaseException:
-            with contextlib.suppress(Exception):
-                cursor.execute(rollback.format(name=name))
+            # If the savepoint is gone, the driver rolled the whole transaction back
+            # under us (psqlODBC does, now and then, after an error): that failure,
+            # SQLSTATE 3B001, is raised instead, and the whole save starts again.
+            cursor.execute(rollback.format(name=name))
             raise
         else:
             if release:

@@ -160,6 +160,14 @@ class Dialect:
         """Like ``insert_sql`` but replacing an existing row; None if the dialect has none."""
         return None
 
+    def insert_new_sql(self, c: Columns, blob: str = "?") -> str | None:
+        """Like ``insert_sql`` but inserting nothing (no error) if the name is taken.
+
+        None if the dialect has no such statement: then a taken name is an
+        integrity error, caught in a savepoint.
+        """
+        return None
+
     def update_sql(self, c: Columns, blob: str = "?") -> str:
         """Parameters: blob, size, [modified], name."""
         sets = [f"{c.blob} = {blob}", f"{c.size} = ?"]
@@ -255,6 +263,9 @@ class SQLiteDialect(Dialect):
         if c.modified:
             sets.append(f"{c.modified} = excluded.{c.modified}")
         return f"{self.insert_sql(c, blob)} ON CONFLICT ({c.name}) DO UPDATE SET {', '.join(sets)}"
+
+    def insert_new_sql(self, c: Columns, blob: str = "?") -> str:
+        return f"{self.insert_sql(c, blob)} ON CONFLICT ({c.name}) DO NOTHING"
 
 
 class PostgreSQLDialect(SQLiteDialect):

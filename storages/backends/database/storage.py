@@ -415,7 +415,7 @@ class DatabaseStorage(BaseStorage):
         if chunk_size is None:
             chunks = iter([b"".join(chunks)])  # no append in this dialect: one INSERT
         first = next(chunks, b"")
-        now = _now_micros()
+        now = time.time_ns() // 1000  # microseconds
         row = (first, len(first)) + ((now,) if c.modified else ())
         with self.connector.binary_cursor() as cursor:
             if overwrite and not exclusive:
@@ -450,7 +450,7 @@ class DatabaseStorage(BaseStorage):
         sql, c = self.sql, self.columns
         schema, table = split_table(self.db_table)
         wrap_errors = self.connector.connection.wrap_database_errors
-        now = _now_micros()
+        now = time.time_ns() // 1000  # microseconds
         modified = (now,) if c.modified else ()
         spool_limit = self.write_chunk_size or DEFAULT_CHUNK_SIZE * 32
         with sized(content, spool_limit) as (source, size), self.connector.cursor() as cursor:
@@ -502,17 +502,23 @@ class DatabaseStorage(BaseStorage):
     def _claim(self, cursor: Any, key: str, row: tuple, exclusive: bool, blob: str = "?") -> str:
         """Insert a new row under ``key`` or, if taken, under the next available name."""
         sql, c = self.sql, self.columns
+        insert_new = sql.insert_new_sql(c, blob)
         while True:
-            try:
-                with self.connector.savepoint(), self.connector.cursor() as inner:
-                    inner.execute(sql.insert_sql(c, blob), (key, *row))
-                return key
-            except self.connector.errors as exc:
-                if not self.connector.is_integrity_error(exc):
-                    raise
-                if exclusive:
-                    raise FileExistsError(f"{key!r} already exists in {self.describe()}.") from None
-                key = super().get_available_name(key)
+            if insert_new is not None:  # no error, so no savepoint (psqlODBC loses some)
+                cursor.execute(insert_new, (key, *row))
+                if cursor.rowcount == 1:
+                    return key
+            else:
+                try:
+                    with self.connector.savepoint(), self.connector.cursor() as inner:
+                        inner.execute(sql.insert_sql(c, blob), (key, *row))
+                    return key
+                except self.connector.errors as exc:
+                    if not self.connector.is_integrity_error(exc):
+                        raise
+            if exclusive:
+                raise FileExistsError(f"{key!r} already exists in {self.describe()}.") from None
+            key = super().get_available_name(key)
 
     def delete(self, name: str) -> None:
         key = self._key(name)
@@ -592,7 +598,3 @@ class DatabaseStorage(BaseStorage):
         if row is None:
             raise FileNotFoundError(f"{key!r} is not in {self.describe()}.")
         return bytes(row[0] or b"")
-
-
-def _now_micros() -> int:
-    return time.time_ns() // 1000
