@@ -766,3 +766,28 @@ def test_replay_gives_one_pass_content_again_in_blocks():
     passes, head, whole = asyncio.run(scenario())
     assert passes == [[b"abcd", b"ef"], [b"abcd", b"ef"]]
     assert (head, whole) == ([b"ab", b"cd"], False)
+
+
+def test_a_per_loop_item_outlives_its_dropped_holder_until_the_loop_closes_it():
+    from storages.aio import loops
+
+    closed = []
+
+    async def make():
+        return object()
+
+    async def close(item):
+        closed.append(item)
+
+    async def drop_the_holder_while_the_loop_runs():
+        holder = loops.PerLoop(make, close)
+        await holder.get()
+        del holder
+        gc.collect()
+        for _ in range(3):  # a collected closer would have its close scheduled and run here
+            await asyncio.sleep(0)
+        assert not closed  # it is kept for the loop's shutdown instead
+
+    asyncio.run(drop_the_holder_while_the_loop_runs())
+    assert len(closed) == 1
+    assert not loops._pending_closers

@@ -16,6 +16,11 @@ from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
+#: Every closer not yet run, held here so that a storage dropped while its loop runs
+#: leaves its closer for that loop's shutdown; collected early, asyncio would schedule
+#: it on a loop that may be ending ("Task was destroyed but it is pending").
+_pending_closers: set[Any] = set()
+
 
 class PerLoop(Generic[T]):
     """``await get()``: the running loop's ``T``, made by ``await make()`` on first use.
@@ -51,8 +56,11 @@ class PerLoop(Generic[T]):
     async def _create(self, loop: Any) -> T:
         try:
             item = await self._make()
-            closer = self._closer(item)
+            itself: list[Any] = []
+            closer = self._closer(item, itself)
+            itself.append(closer)
             await closer.__anext__()  # runs to its ``yield``: the loop now knows it
+            _pending_closers.add(closer)
             with self._lock:
                 self._items[loop] = (item, closer)
             return item
@@ -60,10 +68,11 @@ class PerLoop(Generic[T]):
             with self._lock:
                 self._making.pop(loop, None)
 
-    async def _closer(self, item: T) -> AsyncIterator[None]:
+    async def _closer(self, item: T, itself: list[Any]) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            _pending_closers.discard(itself[0])
             await self._close(item)
 
     async def aclose(self) -> None:
