@@ -2,8 +2,8 @@
 
 Exists because an aiohttp-based client belongs to the loop it was made on, and
 a storage is shared by every loop of the process (``asyncio.run`` per call,
-asgiref's loops, uvicorn's): Azure's async SDK client and GCS's aiohttp session
-are both kept here, one per loop per storage.
+asgiref's loops, uvicorn's): Azure's async SDK client, GCS's and S3's aiohttp sessions
+are all kept here, one per loop per storage.
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ from xml.etree import ElementTree
 
 from storages import __version__
 from storages.aio import run_sync
+from storages.aio.loops import PerLoop
 from storages.backends.s3.direct import DirectPut
 from storages.backends.s3.errors import translate
 from storages.backends.s3.signing import quote_key
@@ -183,7 +184,7 @@ class S3Transport:
         shapes = client.meta.service_model
         #: Parameters CreateMultipartUpload takes as the same header as PutObject.
         self.multipart_headers = _same_headers(shapes, "PutObject", "CreateMultipartUpload")
-        self._sessions: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        self._sessions: PerLoop[Any] = PerLoop(self._new_session, _close_session)
         #: Answers in a row that sent a request elsewhere (see :class:`Elsewhere`).
         self.misdirected = 0
         self._hashing: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = (
@@ -233,15 +234,14 @@ class S3Transport:
 
     async def session(self) -> Any:
         """This event loop's aiohttp session (made on first use, closed when the loop ends)."""
-        loop = asyncio.get_running_loop()
-        entry = self._sessions.get(loop)
-        if entry is not None and not entry[0].closed:
-            return entry[0]
+        return await self._sessions.get()
+
+    async def _new_session(self) -> Any:
         aiohttp = require("aiohttp", "async")
         connector = aiohttp.TCPConnector(
             limit=self.limit, ssl=self.ssl if self.ssl is not None else True
         )
-        session = aiohttp.ClientSession(
+        return aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(
                 total=None, sock_connect=self.connect_timeout, sock_read=self.read_timeout
@@ -251,23 +251,10 @@ class S3Transport:
             skip_auto_headers=("Accept-Encoding", "Content-Type"),
             headers={"User-Agent": USER_AGENT},
         )
-        # asyncio.run() (and asgiref, uvicorn) close async generators before the
-        # loop: this one closes the session then, with no "Unclosed" warning.
-        closer = _close_at_loop_end(session)
-        await closer.__anext__()
-        self._sessions[loop] = (session, closer)
-        # Held for the loop's life, so a storage dropped meanwhile still gets its
-        # session closed at the loop's end (not by a finalizer racing the shutdown).
-        _closers.setdefault(loop, set()).add(closer)
-        return session
 
     async def aclose(self) -> None:
         """Close this event loop's session (it is made again on next use)."""
-        entry = self._sessions.pop(asyncio.get_running_loop(), None)
-        if entry is not None:
-            await entry[0].close()
-            await entry[1].aclose()
-            _closers.get(asyncio.get_running_loop(), set()).discard(entry[1])
+        await self._sessions.aclose()
 
     # --- requests -----------------------------------------------------------------
 
@@ -478,16 +465,9 @@ def _hashes(body: Body, md5: bool) -> tuple[str, str | None]:
     return sha.hexdigest(), base64.b64encode(digest.digest()).decode()
 
 
-#: Every loop's session closers (see :meth:`S3Transport.session`).
-_closers: weakref.WeakKeyDictionary[Any, set[Any]] = weakref.WeakKeyDictionary()
-
-
-async def _close_at_loop_end(session: Any):
-    try:
-        yield
-    finally:
-        if not session.closed:
-            await session.close()
+async def _close_session(session: Any) -> None:
+    if not session.closed:
+        await session.close()
 
 
 async def _backoff(attempt: int) -> None:
