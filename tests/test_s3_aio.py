@@ -30,6 +30,7 @@ from django.core.files.base import ContentFile
 from storages.backends.s3 import S3StaticStorage, S3Storage
 from storages.backends.s3.errors import S3StorageError
 from storages.backends.s3.files import UNCOMPRESSED_SIZE
+from tests.native_async import cancel_saves_once_landed
 from tests.servers.ftp import make_certificates
 from tests.servers.s3 import recorded_requests, start_seaweedfs
 
@@ -345,6 +346,26 @@ def test_a_small_save_cancelled_at_any_point_leaves_nothing(storage):
     assert None in outcomes  # some were cancelled before they finished
     stored = sorted(name for name in outcomes if name is not None)
     assert sorted(storage.listdir("")[1]) == stored  # exactly the saves that returned
+
+
+def test_a_small_save_cancelled_once_its_put_landed_leaves_nothing(storage):
+    saving = []
+
+    async def scenario():
+        transport = await storage._s3_transport()
+        fetch = transport.fetch
+
+        async def landed(method, key, **kwargs):  # the object exists; the caller goes away
+            answer = await fetch(method, key, **kwargs)
+            if method == "PUT" and not kwargs.get("query") and saving:
+                saving[0].cancel()
+            return answer
+
+        transport.fetch = landed
+        await cancel_saves_once_landed(storage, saving, (b"f" * 1000,))
+
+    run(scenario())
+    assert storage.listdir("") == ([], [])  # made, then deleted before the cancel went on
 
 
 def test_failed_multipart_save_leaves_nothing(storage):
