@@ -152,6 +152,16 @@ def test_delegation_key_is_renewed_near_its_expiry(azurite_oauth_server, storage
     assert log.delegation_key_requests() == 2
 
 
+def test_url_outliving_any_delegation_key_is_refused(azurite_oauth_server, storage, log):
+    name = storage.save("long.txt", ContentFile(b"x"))
+    week = int(azure_urls.DELEGATION_KEY_LIFE.total_seconds())
+    assert fetch(azurite_oauth_server, storage.url(name, expire=week - 600))[0] == 200
+    with pytest.raises(ValueError, match="at most 7 days"):
+        storage.url(name, expire=week + 3600)  # once asked for a new key on every call
+    storage.url(name, expire=week - 600)
+    assert log.delegation_key_requests() == 1
+
+
 def test_upload_url_accepts_a_put(azurite_oauth_server, storage):
     url = storage.url("uploads/photo.jpg", expire=60, mode="w")
     assert dict(parse_qsl(urlsplit(url).query))["sp"] == "w"

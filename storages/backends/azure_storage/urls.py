@@ -160,6 +160,15 @@ class AzureUrls:
             return None
         if expiry.tzinfo is None:  # django-storages passed naive UTC
             expiry = expiry.replace(tzinfo=datetime.UTC)
+        if expiry > utcnow() + DELEGATION_KEY_LIFE:
+            # Azure gives no key past 7 days, and a SAS dies with its key: refuse
+            # here rather than hand out a URL that stops working early (and ask
+            # for a new key on every call, as no key would ever cover it).
+            raise ValueError(
+                f"A URL signed with a user delegation key lasts at most "
+                f"{DELEGATION_KEY_LIFE.days} days (Azure's limit for the key); "
+                f"ask for a shorter expire, or sign with an account key."
+            )
         with _key_lock:
             key, valid_until = self.__dict__.get("_user_delegation_key") or (None, None)
             if key is None or expiry > valid_until - DELEGATION_KEY_MARGIN:
