@@ -43,6 +43,23 @@ ensure_npm() {  # ensure_npm FILE... : npm packages into ./node_modules
   echo "$wanted" >"$stamp"
 }
 
+ensure_npm_prefix() {  # ensure_npm_prefix FILE... : each file's packages into node_modules/.<name>
+  # For tools that need other versions than ./node_modules has (Azurite 3.37 on node 22).
+  local file wanted prefix
+  for file in "$@"; do
+    wanted=$(packages_in "$file")
+    [ -z "$wanted" ] && continue
+    prefix="$ROOT/node_modules/.$(basename "$file" .txt)"
+    if [ -f "$prefix/.storages-deps" ] && [ "$(cat "$prefix/.storages-deps")" = "$wanted" ]; then
+      continue
+    fi
+    log "npm install --prefix $prefix $(echo "$wanted" | tr '\n' ' ')"
+    mkdir -p "$prefix"
+    (cd "$ROOT" && npm install --prefix "$prefix" --no-save --no-audit --no-fund --loglevel=error $wanted >/dev/null)
+    echo "$wanted" >"$prefix/.storages-deps"
+  done
+}
+
 ensure_venv() {  # ensure_venv DIR DJANGO_SPEC : a virtualenv with storages[all] and the tools
   local venv=$1 django_spec=$2
   local wanted

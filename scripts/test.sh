@@ -8,6 +8,7 @@ cd "$ROOT"
 
 ensure_apt deps/apt/*.txt
 ensure_npm deps/npm/*.txt
+ensure_npm_prefix deps/npm/prefix/*.txt
 ensure_venv .venv "Django>=5.2,<5.3"
 
 # suite NAME PYTHON_VERSION DJANGO_SPEC VENV: one run of the whole suite.
