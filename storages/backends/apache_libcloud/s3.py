@@ -10,8 +10,6 @@ endpoints stay the driver's:
 * create-only writes: ``If-None-Match: *`` on the single PUT of a small file and
   on the CompleteMultipartUpload of a big one (AWS S3, SeaweedFS, MinIO and Ceph
   RGW refuse with 412 when the name is taken);
-* multipart parts sent here, each retried on a transient server error
-  (Libcloud's own loop sends each part once);
 * one HEAD per object lookup (the driver's ``get_object`` HEADs the bucket too);
 * presigned URLs whose signature covers the port: Libcloud's
   ``get_object_cdn_url`` signs ``host`` without it, which any endpoint on a
@@ -20,13 +18,11 @@ endpoints stay the driver's:
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime
-import hashlib
 import time
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from storages.backends.apache_libcloud.errors import status_of
@@ -192,63 +188,23 @@ def multipart_upload(
     driver: Any,
     container: Any,
     key: str,
-    stream: IO[bytes],
+    chunks: Iterator[bytes],
     headers: dict[str, str],
     commit_headers: dict[str, str],
 ) -> None:
-    """Libcloud's initiation, our parts and our commit (with ``commit_headers``);
-    aborted on any failure, so nothing is left under ``key``."""
+    """Libcloud's multipart parts, then our commit (with ``commit_headers``); aborted
+    on any failure, so nothing is left under ``key``."""
     upload_id = driver._initiate_multipart(container, key, headers=headers)
     try:
-        parts = upload_parts(driver, container, key, upload_id, stream)
+        parts, _hash, _size = driver._upload_multipart_chunks(
+            container, key, upload_id, chunks, calculate_hash=False
+        )
         _commit(driver, container, key, upload_id, parts, commit_headers)
     except BaseException:
         # The first failure is the one to report.
         with contextlib.suppress(Exception):
             driver._abort_multipart(container, key, upload_id)
         raise
-
-
-def _read_part(stream: IO[bytes]) -> bytes:
-    """The next ``PART_SIZE`` bytes (fewer only at the end), whatever one read returns."""
-    data = stream.read(PART_SIZE)
-    if not data or len(data) == PART_SIZE:
-        return data
-    buffer = bytearray(data)
-    while len(buffer) < PART_SIZE:
-        more = stream.read(PART_SIZE - len(buffer))
-        if not more:
-            break
-        buffer += more
-    return bytes(buffer)
-
-
-def upload_parts(
-    driver: Any, container: Any, key: str, upload_id: str, stream: IO[bytes]
-) -> list[tuple[int, str]]:
-    """Every part of ``stream``, as Libcloud sends them (``PART_SIZE`` bytes, with
-    ``Content-MD5``), but each PUT retried on a transient server error (Libcloud's
-    own loop sends each part once): ``[(part number, ETag), ...]``."""
-    path = driver._get_object_path(container, key)
-    parts: list[tuple[int, str]] = []
-    while True:
-        data = _read_part(stream)
-        if not data and parts:
-            return parts
-        number = len(parts) + 1
-        digest = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
-        response = request(
-            driver,
-            path,
-            method="PUT",
-            data=data,
-            headers={"Content-Length": str(len(data)), "Content-MD5": digest},
-            params={"uploadId": upload_id, "partNumber": str(number)},
-        )
-        _expect_ok(driver, response, f"UploadPart {number}")
-        parts.append((number, response.headers["etag"].replace('"', "")))
-        if len(data) < PART_SIZE:
-            return parts
 
 
 def _commit(

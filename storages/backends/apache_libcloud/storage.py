@@ -317,7 +317,7 @@ class LibCloudStorage(BaseStorage):
                         driver,
                         self.container,
                         key,
-                        source.stream,
+                        iter_chunks(source.stream),
                         headers,
                         condition,
                     )
