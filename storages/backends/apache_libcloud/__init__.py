@@ -3,7 +3,7 @@
 The public names live here; the package's modules are ``storage`` (the Storage
 API), ``providers`` (``LIBCLOUD_PROVIDERS`` entries and their drivers), ``s3``
 (what is done on S3-API drivers: delimiter listings, create-only writes,
-retried multipart parts, presigned URLs that sign the port, and the listing
+presigned URLs that sign the port, and the listing
 workaround), ``local`` (LOCAL-driver writes that appear whole: a temporary
 file moved into place), ``files``
 (streaming reads, spooled writes), ``locks`` (name locks) and ``errors``.
